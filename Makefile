@@ -1,0 +1,50 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit integration server-up server-down bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,quality]'
+	touch $(STAMP)
+
+# The main job: a multi-stage run against a local server started on demand.
+demo: install
+	$(BIN)/invokeai-py server provision
+	$(BIN)/python docs/examples/demo.py --output-dir outputs/demo
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks docs
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+# Provision first so its progress is visible; the pytest session fixture then
+# starts the server (or reuses a running one) and stops what it started.
+integration: install
+	$(BIN)/invokeai-py server provision
+	$(BIN)/pytest tests/integration
+
+test: install
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/mypy
+	$(BIN)/invokeai-py server provision
+	$(BIN)/pytest
+
+server-up: install
+	$(BIN)/invokeai-py server up
+
+server-down: install
+	$(BIN)/invokeai-py server down
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
