@@ -1,1 +1,78 @@
-"""Drive InvokeAI from Python."""
+"""Drive InvokeAI from Python: exported workflows, jobs, events, boards, models, pipelines.
+
+    >>> from invokeai_py_client import InvokeAIClient
+    >>> client = InvokeAIClient.from_url("http://127.0.0.1:9090")   # doctest: +SKIP
+"""
+
+from ._exceptions import (
+    AmbiguousSubmissionError,
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvokeAIError,
+    JobCanceledError,
+    JobError,
+    JobFailedError,
+    JobTimeoutError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+from .client import AsyncInvokeAIClient, InvokeAIClient
+from .events import (
+    Event,
+    InvocationCompleteEvent,
+    InvocationErrorEvent,
+    InvocationProgressEvent,
+    InvocationStartedEvent,
+    QueueItemStatusChangedEvent,
+)
+from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
+from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AmbiguousSubmissionError",
+    "AsyncInvokeAIClient",
+    "AsyncJob",
+    "AsyncJobBatch",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchStatus",
+    "ConflictError",
+    "EnqueueBatchResult",
+    "Event",
+    "InternalServerError",
+    "InvocationCompleteEvent",
+    "InvocationErrorEvent",
+    "InvocationProgressEvent",
+    "InvocationStartedEvent",
+    "InvokeAIClient",
+    "InvokeAIError",
+    "Job",
+    "JobBatch",
+    "JobCanceledError",
+    "JobError",
+    "JobFailedError",
+    "JobTimeoutError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QueueItem",
+    "QueueItemStatusChangedEvent",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "__version__",
+]
