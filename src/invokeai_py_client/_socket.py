@@ -160,7 +160,7 @@ class SyncEventHub(_HubCore):
                     headers=dict(self.options.headers),
                     wait_timeout=timeout,
                 )
-            except Exception as exc:  # any failure means "use polling"
+            except Exception as exc:  # noqa: BLE001 - any failure means "use polling"
                 self.note_failure(exc)
                 try:
                     sio.disconnect()
