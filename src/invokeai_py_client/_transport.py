@@ -62,7 +62,7 @@ class ClientOptions:
     """Connection settings shared by the sync and async clients."""
 
     base_url: str
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
     max_retries: int = 2
     verify: bool | str = True
     headers: Mapping[str, str] = field(default_factory=dict)

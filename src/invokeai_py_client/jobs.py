@@ -86,7 +86,7 @@ def _follow_flow(
 ) -> Generator[_Step, Any, _Outcome]:
     """Follow items until all are terminal or `timeout` passes; return them in full."""
     ids = set(item_ids)
-    status: dict[int, str] = {i: known.get(i, "pending") for i in item_ids}
+    status: dict[int, str | None] = {i: known.get(i) for i in item_ids}
     deadline = None if timeout is None else clock() + timeout
     interval = POLL_FIRST
     polled_once = False
