@@ -156,7 +156,7 @@ class ValidationError(InvokeAIError, ValueError):
 
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         self.problems: list[str] = list(problems) or [message]
-        if problems and len(self.problems) > 1:
+        if problems:
             message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message)
 
