@@ -1,0 +1,1 @@
+"""The `invokeai-py` command line (see `main.py`)."""
