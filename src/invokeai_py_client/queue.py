@@ -6,10 +6,13 @@ Operations are written once as flows (see `_flow.py`); `QueueRepository` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -18,15 +21,23 @@ from ._exceptions import (
     APIConnectionError,
     InternalServerError,
     InvokeAIError,
+    JobTimeoutError,
 )
-from ._flow import Call, Flow
-from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
+from ._flow import Call, Flow, single
+from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem, QueueStatus, ServerModel
 
 if TYPE_CHECKING:
     from .client import AsyncInvokeAIClient, InvokeAIClient
     from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
 
-__all__ = ["AsyncQueueRepository", "QueueRepository", "new_destination_tag"]
+__all__ = [
+    "AsyncQueueRepository",
+    "DestinationCounts",
+    "ProcessorStatus",
+    "QueueAndProcessorStatus",
+    "QueueRepository",
+    "new_destination_tag",
+]
 
 log = logging.getLogger("invokeai_py_client.queue")
 
@@ -172,6 +183,216 @@ def cancel_batches_flow(queue_id: str, batch_ids: Iterable[str]) -> Flow[int]:
     return int((answer or {}).get("canceled", 0))
 
 
+# --- polling: flows that also pause ------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A step of a polling flow: sleep this many seconds, then continue."""
+
+    seconds: float
+
+
+class CustomStep(Protocol):
+    """A step a polling flow may yield besides `Call` and `Pause` (e.g. a streamed download)."""
+
+    def run_sync(self, client: InvokeAIClient) -> Any: ...
+
+    def run_async(self, client: AsyncInvokeAIClient) -> Awaitable[Any]: ...
+
+
+PollFlow = Generator["Call | Pause | CustomStep", Any, T]
+"""A flow that may also pause or run a custom step; driven by `drive_sync`/`drive_async`."""
+
+
+def drive_sync(client: InvokeAIClient, flow: PollFlow[T]) -> T:
+    """Run a polling flow with blocking I/O and `time.sleep`."""
+    answer: Any = None
+    error: InvokeAIError | None = None
+    try:
+        while True:
+            step = flow.throw(error) if error is not None else flow.send(answer)
+            answer, error = None, None
+            try:
+                if isinstance(step, Pause):
+                    time.sleep(max(step.seconds, 0.0))
+                elif isinstance(step, Call):
+                    answer = client._run(single(step))
+                else:
+                    answer = step.run_sync(client)
+            except InvokeAIError as exc:
+                error = exc
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def drive_async(client: AsyncInvokeAIClient, flow: PollFlow[T]) -> T:
+    """Run a polling flow with non-blocking I/O and `asyncio.sleep`."""
+    answer: Any = None
+    error: InvokeAIError | None = None
+    try:
+        while True:
+            step = flow.throw(error) if error is not None else flow.send(answer)
+            answer, error = None, None
+            try:
+                if isinstance(step, Pause):
+                    await asyncio.sleep(max(step.seconds, 0.0))
+                elif isinstance(step, Call):
+                    answer = await client._run(single(step))
+                else:
+                    answer = await step.run_async(client)
+            except InvokeAIError as exc:
+                error = exc
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def backoff(first: float = 0.05, cap: float = 1.0, factor: float = 1.6) -> Generator[float, None, None]:
+    """Poll intervals: `first`, growing by `factor` up to `cap`, forever."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, cap)
+
+
+# --- queue and processor status ----------------------------------------------------
+
+
+class ProcessorStatus(ServerModel):
+    """Whether the session processor runs (`is_started`) and is busy (`is_processing`)."""
+
+    is_started: bool = False
+    is_processing: bool = False
+
+
+class QueueAndProcessorStatus(ServerModel):
+    """`GET /{queue_id}/status`: the queue's counts and the processor's state."""
+
+    queue: QueueStatus
+    processor: ProcessorStatus
+
+    @property
+    def is_idle(self) -> bool:
+        """Nothing pending, waiting or running."""
+        q = self.queue
+        return q.pending == 0 and q.in_progress == 0 and q.waiting == 0 and not self.processor.is_processing
+
+
+class DestinationCounts(ServerModel):
+    """Counts of a destination's items by status (`GET /{queue_id}/counts_by_destination`)."""
+
+    queue_id: str = "default"
+    destination: str
+    pending: int = 0
+    in_progress: int = 0
+    waiting: int = 0
+    completed: int = 0
+    failed: int = 0
+    canceled: int = 0
+    total: int = 0
+
+
+OrderDir = Literal["ASC", "DESC"]
+
+
+def status_flow(queue_id: str) -> Flow[QueueAndProcessorStatus]:
+    answer = yield Call("GET", f"{_q(queue_id)}/status")
+    return QueueAndProcessorStatus.model_validate(answer)
+
+
+def item_ids_flow(queue_id: str, order_dir: OrderDir = "DESC") -> Flow[list[int]]:
+    answer = yield Call("GET", f"{_q(queue_id)}/item_ids", params={"order_dir": order_dir})
+    return [int(i) for i in (answer or {}).get("item_ids", [])]
+
+
+def list_items_flow(
+    queue_id: str, offset: int, limit: int | None, order_dir: OrderDir
+) -> Flow[list[QueueItem]]:
+    """Light summaries of a page of the queue (no sessions): item ids, then summaries."""
+    ids = yield from item_ids_flow(queue_id, order_dir)
+    page = ids[offset:] if limit is None else ids[offset : offset + limit]
+    if not page:
+        return []
+    summaries = yield from item_summaries_flow(queue_id, page)
+    by_id = {s.item_id: s for s in summaries}
+    # An item deleted between the two requests is simply left out.
+    return [by_id[i] for i in page if i in by_id]
+
+
+def current_item_flow(queue_id: str) -> Flow[QueueItem | None]:
+    answer = yield Call("GET", f"{_q(queue_id)}/current")
+    return None if answer is None else QueueItem.model_validate(answer)
+
+
+def cancel_by_destination_flow(queue_id: str, destination: str) -> Flow[int]:
+    answer = yield Call(
+        "PUT", f"{_q(queue_id)}/cancel_by_destination", params={"destination": destination}
+    )
+    return int((answer or {}).get("canceled", 0))
+
+
+def cancel_all_except_current_flow(queue_id: str) -> Flow[int]:
+    answer = yield Call("PUT", f"{_q(queue_id)}/cancel_all_except_current")
+    return int((answer or {}).get("canceled", 0))
+
+
+def clear_flow(queue_id: str) -> Flow[int]:
+    answer = yield Call("PUT", f"{_q(queue_id)}/clear")
+    return int((answer or {}).get("deleted", 0))
+
+
+def prune_flow(queue_id: str) -> Flow[int]:
+    answer = yield Call("PUT", f"{_q(queue_id)}/prune")
+    return int((answer or {}).get("deleted", 0))
+
+
+def processor_flow(queue_id: str, action: Literal["pause", "resume"]) -> Flow[ProcessorStatus]:
+    answer = yield Call("PUT", f"{_q(queue_id)}/processor/{action}")
+    return ProcessorStatus.model_validate(answer)
+
+
+def retry_items_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[int]]:
+    """Re-enqueue finished items as new items; answers the ids the server retried."""
+    answer = yield Call(
+        "PUT", f"{_q(queue_id)}/retry_items_by_id", json=[int(i) for i in item_ids], retry=False
+    )
+    return [int(i) for i in (answer or {}).get("retried_item_ids", [])]
+
+
+def counts_by_destination_flow(queue_id: str, destination: str) -> Flow[DestinationCounts]:
+    answer = yield Call(
+        "GET", f"{_q(queue_id)}/counts_by_destination", params={"destination": destination}
+    )
+    return DestinationCounts.model_validate(answer)
+
+
+def wait_until_idle_flow(
+    queue_id: str, timeout: float | None, max_interval: float = 1.0
+) -> PollFlow[QueueAndProcessorStatus]:
+    """Poll the queue status with backoff until nothing is pending or running."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for delay in backoff(cap=max_interval):
+        status = yield from status_flow(queue_id)
+        if status.is_idle:
+            return status
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                q = status.queue
+                raise JobTimeoutError(
+                    f"queue {queue_id!r} still busy after {timeout}s (pending {q.pending}, "
+                    f"in progress {q.in_progress}, processor started: {status.processor.is_started})",
+                    None,
+                )
+            delay = min(delay, remaining)
+        yield Pause(delay)
+    raise AssertionError("unreachable")
+
+
 class QueueRepository:
     """`client.queue_repo`: the session queue."""
 
@@ -212,6 +433,55 @@ class QueueRepository:
 
         return JobBatch.attach(self._client, self.queue_id, batch_id)
 
+    def get_status(self) -> QueueAndProcessorStatus:
+        """The queue's counts by status and whether the processor runs."""
+        return self._client._run(status_flow(self.queue_id))
+
+    def list_item_ids(self, order_dir: OrderDir = "DESC") -> list[int]:
+        return self._client._run(item_ids_flow(self.queue_id, order_dir))
+
+    def list_items(
+        self, offset: int = 0, limit: int | None = 100, order_dir: OrderDir = "DESC"
+    ) -> list[QueueItem]:
+        """A page of light item summaries (no sessions), newest first by default."""
+        return self._client._run(list_items_flow(self.queue_id, offset, limit, order_dir))
+
+    def get_current_item(self) -> QueueItem | None:
+        """The item being processed, or None when the queue is idle."""
+        return self._client._run(current_item_flow(self.queue_id))
+
+    def cancel_by_destination(self, destination: str) -> int:
+        """Cancel every pending or running item of `destination`; answers how many."""
+        return self._client._run(cancel_by_destination_flow(self.queue_id, destination))
+
+    def cancel_all_except_current(self) -> int:
+        return self._client._run(cancel_all_except_current_flow(self.queue_id))
+
+    def clear(self) -> int:
+        """Delete every item (canceling the current one); answers how many were deleted."""
+        return self._client._run(clear_flow(self.queue_id))
+
+    def prune(self) -> int:
+        """Delete finished items (completed, failed, canceled); answers how many."""
+        return self._client._run(prune_flow(self.queue_id))
+
+    def pause_processor(self) -> ProcessorStatus:
+        """Stop starting new items (the current one finishes)."""
+        return self._client._run(processor_flow(self.queue_id, "pause"))
+
+    def resume_processor(self) -> ProcessorStatus:
+        return self._client._run(processor_flow(self.queue_id, "resume"))
+
+    def retry_items(self, item_ids: Sequence[int]) -> list[int]:
+        return self._client._run(retry_items_flow(self.queue_id, item_ids))
+
+    def counts_by_destination(self, destination: str) -> DestinationCounts:
+        return self._client._run(counts_by_destination_flow(self.queue_id, destination))
+
+    def wait_until_idle(self, timeout: float | None = None) -> QueueAndProcessorStatus:
+        """Block until nothing is pending or running; JobTimeoutError after `timeout` s."""
+        return drive_sync(self._client, wait_until_idle_flow(self.queue_id, timeout))
+
 
 class AsyncQueueRepository:
     """`AsyncInvokeAIClient.queue_repo`: the session queue, non-blocking."""
@@ -249,3 +519,44 @@ class AsyncQueueRepository:
         from .jobs import AsyncJobBatch
 
         return await AsyncJobBatch.attach(self._client, self.queue_id, batch_id)
+
+    async def get_status(self) -> QueueAndProcessorStatus:
+        return await self._client._run(status_flow(self.queue_id))
+
+    async def list_item_ids(self, order_dir: OrderDir = "DESC") -> list[int]:
+        return await self._client._run(item_ids_flow(self.queue_id, order_dir))
+
+    async def list_items(
+        self, offset: int = 0, limit: int | None = 100, order_dir: OrderDir = "DESC"
+    ) -> list[QueueItem]:
+        return await self._client._run(list_items_flow(self.queue_id, offset, limit, order_dir))
+
+    async def get_current_item(self) -> QueueItem | None:
+        return await self._client._run(current_item_flow(self.queue_id))
+
+    async def cancel_by_destination(self, destination: str) -> int:
+        return await self._client._run(cancel_by_destination_flow(self.queue_id, destination))
+
+    async def cancel_all_except_current(self) -> int:
+        return await self._client._run(cancel_all_except_current_flow(self.queue_id))
+
+    async def clear(self) -> int:
+        return await self._client._run(clear_flow(self.queue_id))
+
+    async def prune(self) -> int:
+        return await self._client._run(prune_flow(self.queue_id))
+
+    async def pause_processor(self) -> ProcessorStatus:
+        return await self._client._run(processor_flow(self.queue_id, "pause"))
+
+    async def resume_processor(self) -> ProcessorStatus:
+        return await self._client._run(processor_flow(self.queue_id, "resume"))
+
+    async def retry_items(self, item_ids: Sequence[int]) -> list[int]:
+        return await self._client._run(retry_items_flow(self.queue_id, item_ids))
+
+    async def counts_by_destination(self, destination: str) -> DestinationCounts:
+        return await self._client._run(counts_by_destination_flow(self.queue_id, destination))
+
+    async def wait_until_idle(self, timeout: float | None = None) -> QueueAndProcessorStatus:
+        return await drive_async(self._client, wait_until_idle_flow(self.queue_id, timeout))

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from tests.graphs import blank_image_body, failing_body, model_identifier, sdxl_txt2img_body
 
 from invokeai_py_client import (
     AsyncInvokeAIClient,
@@ -18,7 +19,6 @@ from invokeai_py_client import (
     NotFoundError,
     QueueItemStatusChangedEvent,
 )
-from tests.graphs import blank_image_body, failing_body, model_identifier, sdxl_txt2img_body
 
 
 def result_width(item: Any) -> int:
@@ -94,7 +94,9 @@ def test_failed_job_raises_with_the_servers_error(server_url: str, mode: str) ->
     err = info.value
     assert err.error_type and err.error_message
     assert err.item is not None and err.item.status == "failed"
-    assert "no-such-image-invokeai-py-test.png" in (err.error_message + (err.error_traceback or ""))
+    assert err.error_type == "ImageRecordNotFoundException"
+    assert err.error_message == "Image record not found"
+    assert "ImageRecordNotFoundException" in (err.error_traceback or "")
 
 
 def test_cancel_a_pending_job(server_url: str) -> None:
@@ -141,8 +143,9 @@ def test_progress_callback_is_called(server_url: str) -> None:
 def test_killed_socket_reconnects_and_waits_still_complete(server_url: str) -> None:
     with InvokeAIClient.from_url(server_url) as client:
         assert client._events.connect()
-        batch = client.queue_repo.enqueue_batch({**blank_image_body(red=77), "batch": {
-            **blank_image_body(red=77)["batch"], "runs": 6}})
+        body = blank_image_body(red=77)
+        body["batch"]["runs"] = 6
+        batch = client.queue_repo.enqueue_batch(body)
         killer = threading.Timer(0.3, client._events.kill_transport)
         killer.start()
         items = batch.wait(timeout=120)

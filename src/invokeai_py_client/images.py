@@ -1,0 +1,667 @@
+"""Images: records, metadata, upload, download (streamed or not), stars, deletion, zips.
+
+Operations are written once as flows (see `_flow.py`) and run by `ImageRepository`
+(`client.image_repo`) and `AsyncImageRepository`; board handles reuse the same flows.
+
+    >>> repo = client.image_repo                                    # doctest: +SKIP
+    >>> dto = repo.upload_image("cat.png", board_id="none")         # doctest: +SKIP
+    >>> repo.download_to(dto.image_name, "copy.png")                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import mimetypes
+import os
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
+
+import httpx
+from pydantic import Field
+
+from ._exceptions import APIConnectionError, InvokeAIError, NotFoundError
+from ._flow import Call, Flow
+from .queue import Pause, PollFlow, backoff, drive_async, drive_sync
+from .queue_models import ServerModel
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+    from .client import AsyncInvokeAIClient, InvokeAIClient
+
+__all__ = [
+    "AsyncImageRepository",
+    "DeleteImagesResult",
+    "ImageDTO",
+    "ImageNames",
+    "ImagePage",
+    "ImageRepository",
+    "ImageSource",
+    "ImageWorkflow",
+    "IncompleteZipError",
+]
+
+log = logging.getLogger("invokeai_py_client.images")
+
+IMAGES = "/api/v1/images"
+UNCATEGORIZED = "none"
+"""The board id the server uses for images on no board."""
+CHUNK = 1000
+"""The server accepts at most this many image names per request."""
+STREAM_CHUNK = 64 * 1024
+
+ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | PILImage"
+"""What an upload accepts: a file path, encoded image bytes, or a PIL image."""
+OrderDir = Literal["ASC", "DESC"]
+
+
+class ImageDTO(ServerModel):
+    """An image record (`GET /api/v1/images/i/{image_name}`)."""
+
+    image_name: str
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+    image_origin: str | None = None
+    image_category: str | None = None
+    width: int = 0
+    height: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+    deleted_at: str | None = None
+    is_intermediate: bool = False
+    session_id: str | None = None
+    node_id: str | None = None
+    starred: bool = False
+    has_workflow: bool = False
+    board_id: str | None = None
+
+
+class ImagePage(ServerModel):
+    """One page of image records, with the total matching the query."""
+
+    items: list[ImageDTO] = Field(default_factory=list)
+    offset: int = 0
+    limit: int = 0
+    total: int = 0
+
+
+class ImageNames(ServerModel):
+    """Every matching image name, in order, with counts (`GET /api/v1/images/names`)."""
+
+    image_names: list[str] = Field(default_factory=list)
+    starred_count: int = 0
+    total_count: int = 0
+
+
+class DeleteImagesResult(ServerModel):
+    """What a delete did: deleted names, names that failed, boards touched."""
+
+    deleted_images: list[str] = Field(default_factory=list)
+    failed_images: list[str] = Field(default_factory=list)
+    affected_boards: list[str] = Field(default_factory=list)
+
+
+class ImageWorkflow(ServerModel):
+    """The workflow and graph embedded in an image (either may be None)."""
+
+    workflow: dict[str, Any] | None = None
+    graph: dict[str, Any] | None = None
+
+
+class IncompleteZipError(InvokeAIError):
+    """A bulk-download zip was fetched before the server finished writing it."""
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def _image_path(name: str, full_resolution: bool = True) -> str:
+    return f"{IMAGES}/i/{name}/{'full' if full_resolution else 'thumbnail'}"
+
+
+def _content_type(filename: str) -> str:
+    guessed = mimetypes.guess_type(filename)[0]
+    return guessed if guessed and guessed.startswith("image/") else "image/png"
+
+
+def _open_upload(image: ImageSource, filename: str | None) -> tuple[str, BinaryIO | bytes, bool]:
+    """(file name, content, must close) for an upload of a path, bytes or PIL image."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return filename or "image.png", bytes(image), False
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        return filename or path.name, path.open("rb"), True
+    if hasattr(image, "save") and hasattr(image, "mode"):  # a PIL image
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return filename or "image.png", buffer.getvalue(), False
+    raise TypeError(f"cannot upload {type(image).__name__}: give a path, bytes or a PIL image")
+
+
+def _chunks(names: Sequence[str]) -> list[list[str]]:
+    return [list(names[i : i + CHUNK]) for i in range(0, len(names), CHUNK)]
+
+
+def _parse_json_text(value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, dict) else None
+
+
+def zip_is_complete(path: Path) -> bool:
+    """True when `path` is a whole zip (its central directory is written last)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return True
+
+
+# --- streamed downloads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    """A polling-flow step: stream `path` (an API route) to the file `dest`.
+
+    Written to `dest` + ``.part`` in chunks and renamed when complete, so a failed
+    download never leaves a truncated file under the real name.
+    """
+
+    path: str
+    dest: Path
+
+    @property
+    def part(self) -> Path:
+        return self.dest.with_name(self.dest.name + ".part")
+
+    def run_sync(self, client: InvokeAIClient) -> Path:
+        response = client._transport.send("GET", self.path, stream=True, expect_json=False)
+        try:
+            with self.part.open("wb") as out:
+                for chunk in response.iter_bytes(STREAM_CHUNK):
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            self.part.unlink(missing_ok=True)
+            raise _stream_error(exc, response) from exc
+        except BaseException:
+            self.part.unlink(missing_ok=True)
+            raise
+        finally:
+            response.close()
+        return self._finish()
+
+    async def run_async(self, client: AsyncInvokeAIClient) -> Path:
+        response = await client._transport.send("GET", self.path, stream=True, expect_json=False)
+        try:
+            with self.part.open("wb") as out:
+                async for chunk in response.aiter_bytes(STREAM_CHUNK):
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            self.part.unlink(missing_ok=True)
+            raise _stream_error(exc, response) from exc
+        except BaseException:
+            self.part.unlink(missing_ok=True)
+            raise
+        finally:
+            await response.aclose()
+        return self._finish()
+
+    def _finish(self) -> Path:
+        os.replace(self.part, self.dest)
+        return self.dest
+
+
+def _stream_error(exc: httpx.HTTPError, response: httpx.Response) -> APIConnectionError:
+    where = f"GET {response.request.url.copy_with(query=None)}"
+    return APIConnectionError(
+        f"{where}: the download broke off ({type(exc).__name__}: {exc})", request=response.request
+    )
+
+
+# --- flows ------------------------------------------------------------------------------
+
+
+def get_image_flow(image_name: str) -> Flow[ImageDTO]:
+    answer = yield Call("GET", f"{IMAGES}/i/{image_name}")
+    return ImageDTO.model_validate(answer)
+
+
+def metadata_flow(image_name: str) -> Flow[dict[str, Any] | None]:
+    answer = yield Call("GET", f"{IMAGES}/i/{image_name}/metadata")
+    return answer if isinstance(answer, dict) else None
+
+
+def workflow_flow(image_name: str) -> Flow[ImageWorkflow]:
+    """The embedded workflow and graph; the server sends both as JSON text."""
+    answer = yield Call("GET", f"{IMAGES}/i/{image_name}/workflow")
+    answer = answer or {}
+    return ImageWorkflow(
+        workflow=_parse_json_text(answer.get("workflow")), graph=_parse_json_text(answer.get("graph"))
+    )
+
+
+def upload_flow(
+    image: ImageSource,
+    *,
+    board_id: str | None = None,
+    is_intermediate: bool = False,
+    image_category: str = "general",
+    filename: str | None = None,
+) -> Flow[ImageDTO]:
+    """Upload one image (never retried: a retry could store it twice)."""
+    name, content, must_close = _open_upload(image, filename)
+    params: dict[str, Any] = {"image_category": image_category, "is_intermediate": is_intermediate}
+    if board_id and board_id != UNCATEGORIZED:
+        params["board_id"] = board_id
+    try:
+        answer = yield Call(
+            "POST",
+            f"{IMAGES}/upload",
+            params=params,
+            files={"file": (name, content, _content_type(name))},
+            retry=False,
+        )
+    finally:
+        if must_close and not isinstance(content, bytes):
+            content.close()
+    return ImageDTO.model_validate(answer)
+
+
+def download_flow(image_name: str, full_resolution: bool = True) -> Flow[bytes]:
+    """The image file's bytes (PNG for full resolution, WebP for thumbnails)."""
+    answer: bytes = yield Call("GET", _image_path(image_name, full_resolution), expect="bytes")
+    return answer
+
+
+def download_to_flow(image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True) -> PollFlow[Path]:
+    """Stream the image file to `dest` in chunks (never held whole in memory)."""
+    path: Path = yield Download(_image_path(image_name, full_resolution), Path(dest))
+    return path
+
+
+def delete_images_flow(image_names: Sequence[str]) -> Flow[DeleteImagesResult]:
+    total = DeleteImagesResult()
+    for chunk in _chunks(image_names):
+        answer = yield Call("POST", f"{IMAGES}/delete", json={"image_names": chunk}, retry=True)
+        part = DeleteImagesResult.model_validate(answer)
+        total.deleted_images += part.deleted_images
+        total.failed_images += part.failed_images
+        total.affected_boards += [b for b in part.affected_boards if b not in total.affected_boards]
+    return total
+
+
+def delete_image_flow(image_name: str) -> Flow[DeleteImagesResult]:
+    answer = yield Call("DELETE", f"{IMAGES}/i/{image_name}")
+    return DeleteImagesResult.model_validate(answer)
+
+
+def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
+    """Star or unstar images; answers the names the server changed."""
+    route, key = ("star", "starred_images") if star else ("unstar", "unstarred_images")
+    changed: list[str] = []
+    for chunk in _chunks(image_names):
+        answer = yield Call("POST", f"{IMAGES}/{route}", json={"image_names": chunk}, retry=True)
+        changed += (answer or {}).get(key, [])
+    return changed
+
+
+def images_by_names_flow(image_names: Sequence[str]) -> Flow[list[ImageDTO]]:
+    out: list[ImageDTO] = []
+    for chunk in _chunks(image_names):
+        answer = yield Call("POST", f"{IMAGES}/images_by_names", json={"image_names": chunk}, retry=True)
+        out += [ImageDTO.model_validate(raw) for raw in answer or []]
+    return out
+
+
+def _filters(
+    board_id: str | None,
+    categories: Sequence[str] | None,
+    is_intermediate: bool | None,
+    order_dir: OrderDir,
+    starred_first: bool,
+    search_term: str | None,
+) -> dict[str, Any]:
+    return {
+        "board_id": board_id,
+        "categories": list(categories) if categories else None,
+        "is_intermediate": is_intermediate,
+        "order_dir": order_dir,
+        "starred_first": starred_first,
+        "search_term": search_term or None,
+    }
+
+
+def list_images_flow(
+    *,
+    board_id: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+    categories: Sequence[str] | None = None,
+    is_intermediate: bool | None = None,
+    order_dir: OrderDir = "DESC",
+    starred_first: bool = True,
+    search_term: str | None = None,
+) -> Flow[ImagePage]:
+    """One page of image records, paged by the server (`GET /api/v1/images/`)."""
+    params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
+    answer = yield Call("GET", f"{IMAGES}/", params={**params, "offset": offset, "limit": limit})
+    return ImagePage.model_validate(answer)
+
+
+def image_names_flow(
+    *,
+    board_id: str | None = None,
+    categories: Sequence[str] | None = None,
+    is_intermediate: bool | None = None,
+    order_dir: OrderDir = "DESC",
+    starred_first: bool = True,
+    search_term: str | None = None,
+) -> Flow[ImageNames]:
+    """Every matching image name in one request (the server does not page this route)."""
+    params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
+    answer = yield Call("GET", f"{IMAGES}/names", params=params)
+    return ImageNames.model_validate(answer)
+
+
+def add_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
+    """Put images on a board (moving them off any other); answers the names moved."""
+    added: list[str] = []
+    for chunk in _chunks(image_names):
+        answer = yield Call(
+            "POST", "/api/v1/board_images/batch", json={"board_id": board_id, "image_names": chunk}, retry=True
+        )
+        added += (answer or {}).get("added_images", [])
+    return added
+
+
+def remove_from_board_flow(image_names: Sequence[str]) -> Flow[list[str]]:
+    """Take images off their boards (they become uncategorized); answers the names moved."""
+    removed: list[str] = []
+    for chunk in _chunks(image_names):
+        answer = yield Call(
+            "POST", "/api/v1/board_images/batch/delete", json={"image_names": chunk}, retry=True
+        )
+        removed += (answer or {}).get("removed_images", [])
+    return removed
+
+
+def clear_intermediates_flow() -> Flow[int]:
+    answer = yield Call("DELETE", f"{IMAGES}/intermediates")
+    return int(answer or 0)
+
+
+def count_intermediates_flow() -> Flow[int]:
+    answer = yield Call("GET", f"{IMAGES}/intermediates")
+    return int(answer or 0)
+
+
+def start_bulk_download_flow(
+    image_names: Sequence[str] | None = None, board_id: str | None = None
+) -> Flow[str]:
+    """Ask the server to zip images (a list or a whole board); answers the zip's name."""
+    if not image_names and not board_id:
+        raise InvokeAIError("give image names or a board id to download")
+    body: dict[str, Any] = {"image_names": list(image_names) if image_names else None, "board_id": board_id}
+    answer = yield Call("POST", f"{IMAGES}/download", json=body, retry=False)
+    name = (answer or {}).get("bulk_download_item_name")
+    if not name:
+        raise InvokeAIError(f"bulk download answered without an item name: {answer!r}")
+    return str(name)
+
+
+def fetch_bulk_download_flow(
+    name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
+) -> PollFlow[Path]:
+    """Poll for the zip `name` until the server has it, then stream it to `dest`.
+
+    The server deletes a zip once it has been served and writes it in place, so
+    a zip fetched while still being written comes back truncated: that is
+    reported as an error (start the download again; `bulk_download` does).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    target = Path(dest)
+    for delay in backoff(first=0.1, cap=1.0):
+        try:
+            yield Download(f"{IMAGES}/download/{name}", target)
+        except NotFoundError:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise InvokeAIError(f"bulk download {name!r} not ready after {timeout}s") from None
+            yield Pause(delay)
+            continue
+        if not zip_is_complete(target):
+            target.unlink(missing_ok=True)
+            raise IncompleteZipError(f"bulk download {name!r} was fetched while still being written")
+        return target
+    raise AssertionError("unreachable")
+
+
+def bulk_download_flow(
+    dest: str | os.PathLike[str],
+    image_names: Sequence[str] | None = None,
+    board_id: str | None = None,
+    timeout: float | None = 60.0,
+    attempts: int = 3,
+) -> PollFlow[Path]:
+    """Zip images on the server and save the zip to `dest` (restarting a truncated one)."""
+    for attempt in range(attempts):
+        name = yield from start_bulk_download_flow(image_names, board_id)
+        # Give the server a moment to write small zips before the first fetch.
+        yield Pause(0.2 * (attempt + 1))
+        try:
+            path: Path = yield from fetch_bulk_download_flow(name, dest, timeout)
+        except IncompleteZipError:
+            log.info("bulk download %s was fetched too early; starting again", name)
+            continue
+        return path
+    raise InvokeAIError(f"bulk download did not complete in {attempts} attempts")
+
+
+# --- repositories -----------------------------------------------------------------------
+
+
+class ImageRepository:
+    """`client.image_repo`: image records and files."""
+
+    def __init__(self, client: InvokeAIClient) -> None:
+        self._client = client
+
+    def get_image(self, image_name: str) -> ImageDTO:
+        return self._client._run(get_image_flow(image_name))
+
+    def get_images_by_names(self, image_names: Sequence[str]) -> list[ImageDTO]:
+        return self._client._run(images_by_names_flow(image_names))
+
+    def get_metadata(self, image_name: str) -> dict[str, Any] | None:
+        """The generation metadata stored with an image (None when it has none)."""
+        return self._client._run(metadata_flow(image_name))
+
+    def get_workflow(self, image_name: str) -> ImageWorkflow:
+        """The workflow (and graph) embedded in an image, decoded."""
+        return self._client._run(workflow_flow(image_name))
+
+    def list_images(self, **filters: Any) -> ImagePage:
+        """One server-side page; filters as `list_images_flow` (board_id, offset, limit, ...)."""
+        return self._client._run(list_images_flow(**filters))
+
+    def list_image_names(self, **filters: Any) -> ImageNames:
+        """All matching names in order; filters as `image_names_flow`."""
+        return self._client._run(image_names_flow(**filters))
+
+    def upload_image(
+        self,
+        image: ImageSource,
+        *,
+        board_id: str | None = None,
+        is_intermediate: bool = False,
+        image_category: str = "general",
+        filename: str | None = None,
+    ) -> ImageDTO:
+        """Upload a file path, encoded bytes or a PIL image; answers its record."""
+        return self._client._run(
+            upload_flow(
+                image, board_id=board_id, is_intermediate=is_intermediate,
+                image_category=image_category, filename=filename,
+            )
+        )
+
+    def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
+        """The image file's bytes (the thumbnail with `full_resolution=False`)."""
+        return self._client._run(download_flow(image_name, full_resolution))
+
+    def download_to(
+        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
+    ) -> Path:
+        """Stream the image file to `dest` without holding it in memory."""
+        return drive_sync(self._client, download_to_flow(image_name, dest, full_resolution))
+
+    def delete_image(self, image_name: str) -> DeleteImagesResult:
+        return self._client._run(delete_image_flow(image_name))
+
+    def delete_images(self, image_names: Sequence[str]) -> DeleteImagesResult:
+        return self._client._run(delete_images_flow(image_names))
+
+    def star_images(self, image_names: Sequence[str]) -> list[str]:
+        return self._client._run(star_flow(image_names, True))
+
+    def unstar_images(self, image_names: Sequence[str]) -> list[str]:
+        return self._client._run(star_flow(image_names, False))
+
+    def add_images_to_board(self, board_id: str, image_names: Sequence[str]) -> list[str]:
+        return self._client._run(add_to_board_flow(board_id, image_names))
+
+    def remove_images_from_board(self, image_names: Sequence[str]) -> list[str]:
+        return self._client._run(remove_from_board_flow(image_names))
+
+    def count_intermediates(self) -> int:
+        return self._client._run(count_intermediates_flow())
+
+    def delete_intermediates(self) -> int:
+        """Delete every intermediate image; answers how many."""
+        return self._client._run(clear_intermediates_flow())
+
+    def start_bulk_download(
+        self, image_names: Sequence[str] | None = None, board_id: str | None = None
+    ) -> str:
+        """Start zipping on the server; answers the zip's name (see `fetch_bulk_download`).
+
+        The server announces completion with a `bulk_download_complete` socket event
+        in the bulk-download room; `fetch_bulk_download` polls instead.
+        """
+        return self._client._run(start_bulk_download_flow(image_names, board_id))
+
+    def fetch_bulk_download(
+        self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
+    ) -> Path:
+        """Wait for the zip `name` and stream it to `dest` (the server then deletes it)."""
+        return drive_sync(self._client, fetch_bulk_download_flow(name, dest, timeout))
+
+    def bulk_download(
+        self,
+        dest: str | os.PathLike[str],
+        image_names: Sequence[str] | None = None,
+        board_id: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> Path:
+        """Zip images (a list, or a whole board) on the server and save the zip to `dest`."""
+        return drive_sync(self._client, bulk_download_flow(dest, image_names, board_id, timeout))
+
+
+class AsyncImageRepository:
+    """`AsyncInvokeAIClient.image_repo`: image records and files, non-blocking."""
+
+    def __init__(self, client: AsyncInvokeAIClient) -> None:
+        self._client = client
+
+    async def get_image(self, image_name: str) -> ImageDTO:
+        return await self._client._run(get_image_flow(image_name))
+
+    async def get_images_by_names(self, image_names: Sequence[str]) -> list[ImageDTO]:
+        return await self._client._run(images_by_names_flow(image_names))
+
+    async def get_metadata(self, image_name: str) -> dict[str, Any] | None:
+        return await self._client._run(metadata_flow(image_name))
+
+    async def get_workflow(self, image_name: str) -> ImageWorkflow:
+        return await self._client._run(workflow_flow(image_name))
+
+    async def list_images(self, **filters: Any) -> ImagePage:
+        return await self._client._run(list_images_flow(**filters))
+
+    async def list_image_names(self, **filters: Any) -> ImageNames:
+        return await self._client._run(image_names_flow(**filters))
+
+    async def upload_image(
+        self,
+        image: ImageSource,
+        *,
+        board_id: str | None = None,
+        is_intermediate: bool = False,
+        image_category: str = "general",
+        filename: str | None = None,
+    ) -> ImageDTO:
+        return await self._client._run(
+            upload_flow(
+                image, board_id=board_id, is_intermediate=is_intermediate,
+                image_category=image_category, filename=filename,
+            )
+        )
+
+    async def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
+        return await self._client._run(download_flow(image_name, full_resolution))
+
+    async def download_to(
+        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
+    ) -> Path:
+        return await drive_async(self._client, download_to_flow(image_name, dest, full_resolution))
+
+    async def delete_image(self, image_name: str) -> DeleteImagesResult:
+        return await self._client._run(delete_image_flow(image_name))
+
+    async def delete_images(self, image_names: Sequence[str]) -> DeleteImagesResult:
+        return await self._client._run(delete_images_flow(image_names))
+
+    async def star_images(self, image_names: Sequence[str]) -> list[str]:
+        return await self._client._run(star_flow(image_names, True))
+
+    async def unstar_images(self, image_names: Sequence[str]) -> list[str]:
+        return await self._client._run(star_flow(image_names, False))
+
+    async def add_images_to_board(self, board_id: str, image_names: Sequence[str]) -> list[str]:
+        return await self._client._run(add_to_board_flow(board_id, image_names))
+
+    async def remove_images_from_board(self, image_names: Sequence[str]) -> list[str]:
+        return await self._client._run(remove_from_board_flow(image_names))
+
+    async def count_intermediates(self) -> int:
+        return await self._client._run(count_intermediates_flow())
+
+    async def delete_intermediates(self) -> int:
+        return await self._client._run(clear_intermediates_flow())
+
+    async def start_bulk_download(
+        self, image_names: Sequence[str] | None = None, board_id: str | None = None
+    ) -> str:
+        return await self._client._run(start_bulk_download_flow(image_names, board_id))
+
+    async def fetch_bulk_download(
+        self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
+    ) -> Path:
+        return await drive_async(self._client, fetch_bulk_download_flow(name, dest, timeout))
+
+    async def bulk_download(
+        self,
+        dest: str | os.PathLike[str],
+        image_names: Sequence[str] | None = None,
+        board_id: str | None = None,
+        timeout: float | None = 60.0,
+    ) -> Path:
+        return await drive_async(self._client, bulk_download_flow(dest, image_names, board_id, timeout))
