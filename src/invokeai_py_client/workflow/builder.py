@@ -32,6 +32,12 @@ __all__ = ["NodeRef", "WorkflowBuilder"]
 SCHEMA_VERSION = "4.0.0"
 _NODE_ATTRIBUTES = frozenset({"id", "type", "is_intermediate", "use_cache"})
 _COLUMN_WIDTH = 420.0
+# The GUI's default Form settings per field type (frontend `types/workflow.ts`).
+_GUI_FIELD_SETTINGS: dict[str, dict[str, Any]] = {
+    "IntegerField": {"type": "integer-field-config", "showShuffle": False, "component": "number-input"},
+    "FloatField": {"type": "float-field-config", "showShuffle": False, "component": "number-input"},
+    "StringField": {"type": "string-field-config", "component": "input"},
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ class WorkflowBuilder:
         )
         return ref
 
-    def set(self, node: NodeRef, **values: Any) -> None:
+    def set_values(self, node: NodeRef, **values: Any) -> None:
         """Set more input values on a node."""
         known = self._input_names(node.type)
         bad = [name for name in values if name not in known]
@@ -180,7 +186,12 @@ class WorkflowBuilder:
                     entry["value"] = node.values[name]
                 elif spec.has_default and spec.default is not None:
                     entry["value"] = copy.deepcopy(spec.default)
-                elif spec.required and (node.ref.id, name) not in connected and spec.input != "direct":
+                elif (
+                    spec.required
+                    and (node.ref.id, name) not in connected
+                    and form_field is None  # an exposed input is filled in by the user
+                    and spec.input != "direct"
+                ):
                     problems.append(f"{node.ref.id}.{name} ({node.ref.type}) is required: set it or connect it")
                 inputs[name] = entry
             nodes.append(
@@ -241,11 +252,22 @@ class WorkflowBuilder:
                 "fieldIdentifier": {"nodeId": f.node_id, "fieldName": f.field_name},
                 "showDescription": bool(f.description),
             }
-            if f.settings:
-                data["settings"] = f.settings
+            settings = self._form_settings(f)
+            if settings:
+                data["settings"] = settings
             elements[element_id] = {"id": element_id, "parentId": root_id, "type": "node-field", "data": data}
         root = {"id": root_id, "type": "container", "data": {"layout": "column", "children": children}}
         return {"elements": {root_id: root, **elements}, "rootElementId": root_id}
+
+    def _form_settings(self, f: _FormField) -> dict[str, Any] | None:
+        """The element's settings as the GUI stores them: its defaults for single
+        integer/float/string fields (`buildNodeFieldElement`), overlaid with the given ones."""
+        spec = self.catalog.input_spec(self._nodes[f.node_id].ref.type, f.field_name)
+        type_name = spec.type_name if spec is not None and spec.cardinality == "single" else None
+        defaults = _GUI_FIELD_SETTINGS.get(type_name or "")
+        if defaults is None:
+            return dict(f.settings) if f.settings else None
+        return {**defaults, **(f.settings or {})}
 
     def _input_names(self, node_type: str) -> set[str]:
         return {name for name in self.catalog.inputs(node_type) if name not in _NODE_ATTRIBUTES}

@@ -1,0 +1,441 @@
+"""A workflow ready to run: typed Form inputs, validation, model sync, submit, outputs.
+
+    >>> wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file("sdxl_base.json"))  # doctest: +SKIP
+    >>> wf.get_input_value(0).value = "a lighthouse at dusk"                                     # doctest: +SKIP
+    >>> item = wf.submit_sync().wait(timeout=120)                                                # doctest: +SKIP
+    >>> wf.map_outputs_to_images(item)                                                           # doctest: +SKIP
+
+A handle may be shared between threads for submitting: the values are copied when
+a submission is made, and every submission returns its own `Job`. Setting values
+from several threads at once is a race like any shared object; give each thread
+its own handle (`clone()`) for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import InvokeAIError, ValidationError
+from ..jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
+from ..queue_models import QueueItem
+from .definition import WorkflowDefinition
+from .fields import InputField, make_field
+from .form import form_inputs
+from .model_sync import ModelChange, ModelReference, is_model_identifier, plan_model_sync
+from .outputs import map_outputs
+from .schema import InvocationCatalog
+from .submit import (
+    Snapshot,
+    load_uploads,
+    models_flow,
+    prepare_flow,
+)
+
+if TYPE_CHECKING:
+    from ..client import AsyncInvokeAIClient, InvokeAIClient
+
+__all__ = ["AsyncWorkflowHandle", "IndexDrift", "WorkflowHandle", "WorkflowInput"]
+
+log = logging.getLogger("invokeai_py_client.workflow")
+
+
+@dataclass(frozen=True)
+class WorkflowInput:
+    """One input in the workflow's Form, in depth-first order."""
+
+    input_index: int
+    label: str | None
+    field_name: str
+    node_id: str
+    node_type: str
+    field: InputField
+    required: bool
+    description: str | None
+
+    @property
+    def path(self) -> str:
+        """``node_id.field_name``: another way to address the input."""
+        return f"{self.node_id}.{self.field_name}"
+
+    @property
+    def value(self) -> Any:
+        return self.field.value
+
+
+@dataclass(frozen=True)
+class IndexDrift:
+    """How a re-exported workflow's Form moved inputs compared to a saved index map."""
+
+    moved: list[tuple[str, int, int]]
+    missing: list[tuple[str, int]]
+    new: list[tuple[str, int]]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.moved or self.missing or self.new)
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "input indices unchanged"
+        parts = [f"moved {p}: {a} -> {b}" for p, a, b in self.moved]
+        parts += [f"missing {p} (was {i})" for p, i in self.missing]
+        parts += [f"new {p} at {i}" for p, i in self.new]
+        return "; ".join(parts)
+
+
+def _catalog_for(client: Any) -> InvocationCatalog:
+    catalog: InvocationCatalog | None = getattr(client, "_catalog", None)
+    if catalog is None:
+        catalog = InvocationCatalog.bundled()
+        client._catalog = catalog
+    return catalog
+
+
+class _HandleCore:
+    """What the sync and async handles share: inputs, lookup, validation, outputs."""
+
+    def __init__(self, definition: WorkflowDefinition, catalog: InvocationCatalog) -> None:
+        self._definition = definition
+        self._catalog = catalog
+        self._inputs = self._make_inputs()
+        self._model_overrides: dict[tuple[str, str], dict[str, Any]] = {}
+        self._local = threading.local()
+        self.create_missing_boards = True
+        """Board names that don't exist are created at submit (else an error)."""
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _make_inputs(self) -> list[WorkflowInput]:
+        nodes = self._definition.nodes
+        out = []
+        for ref in form_inputs(self._definition):
+            node = nodes[ref.node_id]
+            node_type = node["data"]["type"]
+            spec = self._catalog.input_spec(node_type, ref.field_name)
+            label = ref.label or (spec.title if spec is not None else None)
+            context = f"input {ref.input_index} {label!r} ({ref.node_id}.{ref.field_name})"
+            original = node["data"]["inputs"].get(ref.field_name, {}).get("value")
+            fld = make_field(spec, copy.deepcopy(original), context=context, form_settings=ref.settings)
+            out.append(
+                WorkflowInput(
+                    input_index=ref.input_index,
+                    label=label,
+                    field_name=ref.field_name,
+                    node_id=ref.node_id,
+                    node_type=node_type,
+                    field=fld,
+                    required=bool(spec.required) if spec is not None else False,
+                    description=(spec.description if spec is not None else None),
+                )
+            )
+        return out
+
+    @property
+    def definition(self) -> WorkflowDefinition:
+        return self._definition
+
+    @property
+    def name(self) -> str:
+        return self._definition.name
+
+    def list_inputs(self) -> list[WorkflowInput]:
+        """The Form's inputs in depth-first pre-order (their index is the stable handle)."""
+        return list(self._inputs)
+
+    def get_input(self, key: int | str) -> WorkflowInput:
+        """An input by index, by label, or by ``"node_id.field_name"``."""
+        if isinstance(key, bool):
+            raise TypeError("input key must be an int index or a str label/path")
+        if isinstance(key, int):
+            if not 0 <= key < len(self._inputs):
+                raise IndexError(
+                    f"workflow {self.name!r} has {len(self._inputs)} form inputs (0..{len(self._inputs) - 1}); "
+                    f"no input {key}"
+                )
+            return self._inputs[key]
+        by_path = [i for i in self._inputs if i.path == key]
+        if by_path:
+            return by_path[0]
+        by_label = [i for i in self._inputs if i.label == key]
+        if len(by_label) == 1:
+            return by_label[0]
+        if len(by_label) > 1:
+            names = ", ".join(f"{i.input_index} ({i.path})" for i in by_label)
+            raise KeyError(f"label {key!r} is ambiguous in workflow {self.name!r}: inputs {names}")
+        known = ", ".join(f"{i.input_index} {i.label!r}" for i in self._inputs)
+        raise KeyError(f"workflow {self.name!r} has no input {key!r}; inputs: {known}")
+
+    def get_input_value(self, key: int | str) -> InputField:
+        """The field object of an input; set its `.value` (validated on assignment)."""
+        return self.get_input(key).field
+
+    def set_input_value(self, key: int | str, value: Any) -> None:
+        """Shorthand for ``get_input_value(key).value = value``."""
+        self.get_input(key).field.value = value
+
+    def reset_inputs(self) -> None:
+        """Forget every value set on this handle (back to the exported values)."""
+        for inp in self._inputs:
+            inp.field.reset()
+        self._model_overrides.clear()
+
+    def export_input_index_map(self) -> dict[str, Any]:
+        """A JSON-able map of ``node_id.field_name`` -> index/label, to detect drift later."""
+        return {
+            "workflow": self.name,
+            "inputs": [{"path": i.path, "index": i.input_index, "label": i.label} for i in self._inputs],
+        }
+
+    def verify_input_index_map(self, saved: Mapping[str, Any]) -> IndexDrift:
+        """Compare the current Form with a saved index map (moved, missing, new inputs)."""
+        old = {e["path"]: int(e["index"]) for e in saved.get("inputs", [])}
+        new = {i.path: i.input_index for i in self._inputs}
+        return IndexDrift(
+            moved=[(p, old[p], new[p]) for p in old if p in new and old[p] != new[p]],
+            missing=[(p, old[p]) for p in old if p not in new],
+            new=[(p, new[p]) for p in new if p not in old],
+        )
+
+    # -- models ------------------------------------------------------------------------
+
+    def model_references(self) -> list[ModelReference]:
+        """Every model identifier the workflow's nodes hold (exported or set)."""
+        refs = []
+        form_by_path = {i.path: i for i in self._inputs}
+        for node_id, node in self._definition.nodes.items():
+            if node.get("type") != "invocation":
+                continue
+            node_type = node["data"]["type"]
+            for field_name, entry in node["data"].get("inputs", {}).items():
+                inp = form_by_path.get(f"{node_id}.{field_name}")
+                if inp is not None and inp.field.is_set:
+                    continue  # never override what the user chose
+                value = self._model_overrides.get((node_id, field_name), entry.get("value"))
+                if not is_model_identifier(value):
+                    continue
+                spec = self._catalog.input_spec(node_type, field_name)
+                refs.append(
+                    ModelReference(
+                        node_id,
+                        field_name,
+                        value,
+                        accepted_types=tuple(spec.model_types) if spec is not None else (),
+                        accepted_bases=tuple(spec.model_bases) if spec is not None else (),
+                        label=inp.label if inp is not None else None,
+                    )
+                )
+        return refs
+
+    def _apply_model_changes(self, changes: Sequence[ModelChange]) -> None:
+        form_by_path = {i.path: i for i in self._inputs}
+        for change in changes:
+            self._model_overrides[(change.node_id, change.field_name)] = change.new
+            inp = form_by_path.get(f"{change.node_id}.{change.field_name}")
+            if inp is not None:
+                inp.field.set_default(change.new)
+            log.info("model sync: %s", change)
+
+    # -- submission ----------------------------------------------------------------------
+
+    def _snapshot(self, runs: int, zip_groups: Sequence[Sequence[int | str]]) -> Snapshot:
+        if runs < 1:
+            raise ValidationError(f"runs must be >= 1, got {runs}")
+        problems: list[str] = []
+        values: dict[tuple[str, str], Any] = dict(copy.deepcopy(self._model_overrides))
+        sweeps: dict[tuple[str, str], list[Any]] = {}
+        fields: dict[tuple[str, str], InputField] = {}
+        edge_fed = self._definition.edge_fed_inputs()
+        for inp in self._inputs:
+            key = (inp.node_id, inp.field_name)
+            fields[key] = inp.field
+            problems.extend(inp.field.validate_complete(connected=key in edge_fed))
+            if inp.field.sweep_values is not None:
+                sweeps[key] = copy.deepcopy(list(inp.field.sweep_values))
+            elif inp.field.is_set:
+                values[key] = copy.deepcopy(inp.field.value)
+        groups = []
+        for group in zip_groups:
+            keys = [(self.get_input(k).node_id, self.get_input(k).field_name) for k in group]
+            missing = [f"{a}.{b}" for a, b in keys if (a, b) not in sweeps]
+            if missing:
+                problems.append(f"zip group {list(group)}: inputs {missing} have no sweep values")
+            groups.append(keys)
+        if problems:
+            raise ValidationError(f"workflow {self.name!r} cannot be submitted", problems)
+        for key in list(values) + list(sweeps):
+            if key in edge_fed and key not in self._model_overrides:
+                log.warning(
+                    "input %s.%s is fed by an edge; the edge wins and the value set is ignored", *key
+                )
+        return Snapshot(values=values, sweeps=sweeps, zip_groups=groups, fields=fields, runs=runs)
+
+    def map_outputs_to_images(self, result: Any) -> list[dict[str, Any]]:
+        """Which nodes produced which images: node_id, node_type, label, input_index,
+        board_id, image_names (and field_values for sweeps), in a stable order."""
+        items = _as_items(result)
+        board_index = {
+            i.node_id: i.input_index for i in self._inputs if i.field_name == "board"
+        }
+        out: list[dict[str, Any]] = []
+        for item in items:
+            for entry in map_outputs(self._definition, item, board_input_index=board_index):
+                entry["item_id"] = item.get("item_id")
+                entry["field_values"] = _field_values(item)
+                out.append(entry)
+        return out
+
+
+def _as_items(result: Any) -> list[Mapping[str, Any]]:
+    if isinstance(result, QueueItem):
+        return [result.to_dict()]
+    if isinstance(result, (Job, AsyncJob)):
+        if result.item is None:
+            raise InvokeAIError(f"{result!r} has not finished; wait for it first")
+        return [result.item.to_dict()]
+    if isinstance(result, Mapping):
+        return [result]
+    if isinstance(result, Sequence) and not isinstance(result, (str, bytes)):
+        return [x for r in result for x in _as_items(r)]
+    raise TypeError(f"cannot map outputs of {type(result).__name__}; pass a queue item")
+
+
+def _field_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{fv['node_path']}.{fv['field_name']}": fv["value"] for fv in item.get("field_values") or []}
+
+
+class WorkflowHandle(_HandleCore):
+    """A workflow bound to a (sync) `InvokeAIClient`."""
+
+    def __init__(self, client: InvokeAIClient, definition: WorkflowDefinition) -> None:
+        super().__init__(definition, _catalog_for(client))
+        self._client = client
+
+    def clone(self) -> WorkflowHandle:
+        """A new handle for the same workflow, with the same values set."""
+        other = WorkflowHandle(self._client, self._definition)
+        other._model_overrides = copy.deepcopy(self._model_overrides)
+        other.create_missing_boards = self.create_missing_boards
+        for mine, theirs in zip(self._inputs, other._inputs, strict=True):
+            theirs.field.copy_state_from(mine.field)
+        return other
+
+    def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> list[ModelChange]:
+        """Point every model reference at an installed model (all-or-nothing).
+
+        Matches by hash, then key, then (by_name) name, then (by_base) another model
+        of the same base and type. Inputs you set are never changed.
+        """
+        installed = self._client._run(models_flow())
+        changes = plan_model_sync(self.model_references(), installed, by_name=by_name, by_base=by_base)
+        self._apply_model_changes(changes)
+        return changes
+
+    def submit_sync(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> Job:
+        """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
+        batch = self.submit_batch_sync(prepend=prepend, origin=origin, destination=destination)
+        if len(batch) != 1:
+            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
+        job = batch[0]
+        self._local.last_job = job
+        return job
+
+    def submit_batch_sync(
+        self,
+        *,
+        runs: int = 1,
+        zipped: Sequence[Sequence[int | str]] = (),
+        prepend: bool = False,
+        origin: str | None = None,
+        destination: str | None = None,
+    ) -> JobBatch:
+        """Enqueue `runs` runs and every sweep (``field.values = [...]``) as few batches as possible."""
+        snapshot = self._snapshot(runs, zipped)
+        uploads = load_uploads(snapshot)
+        bodies = self._client._run(
+            prepare_flow(
+                self._definition, snapshot, uploads, self._catalog,
+                create_boards=self.create_missing_boards, prepend=prepend, origin=origin, destination=destination,
+            )
+        )
+        batch = JobBatch.submit_many(self._client, self._client.queue_id, bodies)
+        self._local.last_job = batch[-1] if len(batch) else None
+        return batch
+
+    def wait_for_completion_sync(
+        self, submission: Job | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> QueueItem:
+        """Wait for `submission` (default: this thread's last submission); returns the finished item."""
+        job = submission if submission is not None else getattr(self._local, "last_job", None)
+        if job is None:
+            raise InvokeAIError("nothing was submitted from this thread; call submit_sync() first")
+        return job.wait(timeout=timeout, **kwargs)
+
+    async def submit(self, **kwargs: Any) -> Job:
+        """`submit_sync` run on a worker thread (for asyncio code using the sync client)."""
+        return await asyncio.to_thread(self.submit_sync, **kwargs)
+
+    async def wait_for_completion(
+        self, submission: Job | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> QueueItem:
+        job = submission if submission is not None else getattr(self._local, "last_job", None)
+        if job is None:
+            raise InvokeAIError("nothing was submitted; call submit() first")
+        return await asyncio.to_thread(functools.partial(job.wait, timeout, **kwargs))
+
+
+class AsyncWorkflowHandle(_HandleCore):
+    """A workflow bound to an `AsyncInvokeAIClient`."""
+
+    def __init__(self, client: AsyncInvokeAIClient, definition: WorkflowDefinition) -> None:
+        super().__init__(definition, _catalog_for(client))
+        self._client = client
+        self._last: AsyncJob | None = None
+
+    async def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> list[ModelChange]:
+        installed = await self._client._run(models_flow())
+        changes = plan_model_sync(self.model_references(), installed, by_name=by_name, by_base=by_base)
+        self._apply_model_changes(changes)
+        return changes
+
+    async def submit(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> AsyncJob:
+        batch = await self.submit_batch(prepend=prepend, origin=origin, destination=destination)
+        if len(batch) != 1:
+            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
+        self._last = batch[0]
+        return batch[0]
+
+    async def submit_batch(
+        self,
+        *,
+        runs: int = 1,
+        zipped: Sequence[Sequence[int | str]] = (),
+        prepend: bool = False,
+        origin: str | None = None,
+        destination: str | None = None,
+    ) -> AsyncJobBatch:
+        snapshot = self._snapshot(runs, zipped)
+        uploads = await asyncio.to_thread(load_uploads, snapshot)
+        bodies = await self._client._run(
+            prepare_flow(
+                self._definition, snapshot, uploads, self._catalog,
+                create_boards=self.create_missing_boards, prepend=prepend, origin=origin, destination=destination,
+            )
+        )
+        batch = await AsyncJobBatch.submit_many(self._client, self._client.queue_id, bodies)
+        self._last = batch[-1] if len(batch) else None
+        return batch
+
+    async def wait_for_completion(
+        self, submission: AsyncJob | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> QueueItem:
+        job = submission if submission is not None else self._last
+        if job is None:
+            raise InvokeAIError("nothing was submitted; call submit() first")
+        return await job.wait(timeout=timeout, **kwargs)

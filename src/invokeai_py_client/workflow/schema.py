@@ -1,0 +1,501 @@
+"""Input types of every invocation, read from the server's OpenAPI schema.
+
+Exported workflows carry no field types; the server's `/openapi.json` does. Each
+`<Type>Invocation` component lists its inputs as properties with InvokeAI's extra
+keys (`field_kind`, `input`, `orig_required`, `ui_type`, `ui_model_*`, ...). This
+module reads them the way the GUI's workflow editor does (its `parseFieldType` and
+`buildFieldInputTemplate`), so an input gets the type the GUI shows for it.
+
+    >>> catalog = InvocationCatalog.bundled()
+    >>> spec = catalog.input_spec("noise", "seed")
+    >>> spec.kind, spec.minimum, spec.maximum
+    ('integer', 0, 4294967295)
+    >>> catalog.input_spec("noise", "no_such_input") is None
+    True
+
+`InvocationCatalog.bundled()` loads the schema of the InvokeAI version this package
+was tested with; `InvocationCatalog.from_openapi()` reads a live server's schema.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, TypeGuard
+
+__all__ = [
+    "BUNDLED_SCHEMA_VERSION",
+    "InputSpec",
+    "InvocationCatalog",
+    "snapshot_document",
+]
+
+log = logging.getLogger("invokeai_py_client.workflow")
+
+BUNDLED_SCHEMA_VERSION = "6.14.2"
+"""The InvokeAI version whose schema `InvocationCatalog.bundled()` loads."""
+
+_BUNDLED_FILE = f"invokeai-{BUNDLED_SCHEMA_VERSION}-invocations.json.gz"
+_VERSION_KEY = "x-invokeai-version"
+
+# Inputs the GUI never shows: node attributes, and the iterate node's index.
+_RESERVED_INPUTS = frozenset({"id", "type", "use_cache"})
+_RESERVED_TYPES = frozenset({"IsIntermediate"})
+
+_PRIMITIVE_TYPES = {
+    "integer": "IntegerField",
+    "number": "FloatField",
+    "string": "StringField",
+    "boolean": "BooleanField",
+}
+
+# Field types the GUI edits in place (its "stateful" types) and the kind each one has here.
+_STATEFUL_KINDS = {
+    "IntegerField": "integer",
+    "FloatField": "float",
+    "StringField": "string",
+    "BooleanField": "boolean",
+    "EnumField": "enum",
+    "SchedulerField": "enum",
+    "ImageField": "image",
+    "VideoField": "video",
+    "BoardField": "board",
+    "ModelIdentifierField": "model",
+    "ColorField": "color",
+    "SavedWorkflowField": "string",
+    "StylePresetField": "object",
+    "SystemPromptField": "object",
+    "LoRAField": "object",
+    "FloatGeneratorField": "object",
+    "IntegerGeneratorField": "object",
+    "StringGeneratorField": "object",
+    "ImageGeneratorField": "object",
+    "LoRAMetadataField": "object",
+    "ControlNetMetadataField": "object",
+    "IPAdapterMetadataField": "object",
+    "T2IAdapterMetadataField": "object",
+    "MetadataExtraField": "object",
+}
+
+# Schema keys of an input property the catalog reads; the bundled snapshot keeps only these.
+_PROPERTY_KEYS = frozenset(
+    {
+        "type", "$ref", "allOf", "anyOf", "items", "enum", "const", "default", "orig_default",
+        "orig_required", "field_kind", "input", "ui_type", "ui_hidden", "ui_component", "ui_order",
+        "ui_choice_labels", "ui_model_base", "ui_model_type", "ui_model_variant", "ui_model_format",
+        "ui_model_provider_id", "title", "description", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "ge", "le", "gt", "lt", "multipleOf", "minLength", "maxLength",
+        "minItems", "maxItems",
+    }
+)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of one invocation type, as the server's schema declares it.
+
+    `kind` is what the value is: 'integer', 'float', 'string', 'boolean', 'enum',
+    'image', 'video', 'board', 'model', 'color', 'collection', 'latents',
+    'conditioning', 'object' (any other structure) or 'any'. `type_name` is the GUI's
+    name for the type ('IntegerField', 'SchedulerField', 'UNetField', ...), None when
+    the GUI cannot read the type either.
+    """
+
+    node_type: str
+    name: str
+    kind: str
+    type_name: str | None
+    cardinality: str = "single"
+    """'single', 'collection', or 'single_or_collection' (one value or a list of them)."""
+    item_kind: str | None = None
+    """The kind of each item when `kind` is 'collection'."""
+    options: tuple[Any, ...] = ()
+    """Allowed values of an enum."""
+    choice_labels: tuple[tuple[str, str], ...] = ()
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    exclusive_minimum: int | float | None = None
+    exclusive_maximum: int | float | None = None
+    multiple_of: int | float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    has_default: bool = False
+    default: Any = field(default=None, hash=False)
+    """The value a new node gets (`orig_default`); meaningful only when `has_default`."""
+    required: bool = False
+    """The invocation needs a value (the schema's `orig_required`), set or connected."""
+    nullable: bool = False
+    """The schema accepts null for it (an input an edge or nothing may feed)."""
+    input: str = "any"
+    """'connection' (only an edge can feed it), 'direct' (only a value) or 'any'."""
+    stateful: bool = False
+    """The GUI edits this input's value in place (else it only takes a connection)."""
+    field_kind: str = "input"
+    ui_type: str | None = None
+    ui_hidden: bool = False
+    ui_component: str | None = None
+    ui_order: int | None = None
+    title: str = ""
+    description: str = ""
+    model_bases: tuple[str, ...] = ()
+    model_types: tuple[str, ...] = ()
+    model_variants: tuple[str, ...] = ()
+    model_formats: tuple[str, ...] = ()
+    model_provider_ids: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """``node_type.name``."""
+        return f"{self.node_type}.{self.name}"
+
+
+@dataclass(frozen=True)
+class _NodeEntry:
+    version: str | None
+    inputs: Mapping[str, InputSpec]
+    outputs: tuple[str, ...] | None
+
+
+class _Unparseable(Exception):
+    """The GUI cannot read this property's type either."""
+
+
+@dataclass(frozen=True)
+class InvocationCatalog:
+    """Every invocation type's inputs (and output names), from one server schema."""
+
+    nodes: Mapping[str, _NodeEntry]
+    version: str | None = None
+    """The InvokeAI version the schema came from, when known."""
+
+    @classmethod
+    def from_openapi(cls, document: Mapping[str, Any], *, version: str | None = None) -> InvocationCatalog:
+        """Read the catalog from a server's `/openapi.json` (a dict)."""
+        schemas: Mapping[str, Any] = document.get("components", {}).get("schemas", {})
+        nodes: dict[str, _NodeEntry] = {}
+        for component in schemas.values():
+            if not isinstance(component, Mapping) or component.get("class") != "invocation":
+                continue
+            properties = component.get("properties") or {}
+            node_type = (properties.get("type") or {}).get("default")
+            if not isinstance(node_type, str):
+                continue
+            inputs: dict[str, InputSpec] = {}
+            for name, prop in properties.items():
+                spec = _input_spec(node_type, name, prop, schemas)
+                if spec is not None:
+                    inputs[name] = spec
+            version_ = component.get("version")
+            nodes[node_type] = _NodeEntry(
+                version=version_ if isinstance(version_, str) else None,
+                inputs=inputs,
+                outputs=_output_names(component, schemas),
+            )
+        found = version if version is not None else document.get(_VERSION_KEY)
+        return cls(nodes=dict(sorted(nodes.items())), version=found if isinstance(found, str) else None)
+
+    @classmethod
+    def bundled(cls) -> InvocationCatalog:
+        """The catalog of InvokeAI `BUNDLED_SCHEMA_VERSION`, shipped with this package."""
+        return _bundled()
+
+    def node_types(self) -> list[str]:
+        """Every invocation type, sorted."""
+        return list(self.nodes)
+
+    def inputs(self, node_type: str) -> dict[str, InputSpec]:
+        """The inputs of `node_type` by name; empty for an unknown type."""
+        entry = self.nodes.get(node_type)
+        return dict(entry.inputs) if entry is not None else {}
+
+    def input_spec(self, node_type: str, field_name: str) -> InputSpec | None:
+        """One input's spec; None when the type or the input is unknown to this schema."""
+        entry = self.nodes.get(node_type)
+        return entry.inputs.get(field_name) if entry is not None else None
+
+    def output_fields(self, node_type: str) -> tuple[str, ...] | None:
+        """The output names of `node_type`; None when unknown."""
+        entry = self.nodes.get(node_type)
+        return entry.outputs if entry is not None else None
+
+    def node_version(self, node_type: str) -> str | None:
+        """The invocation's own version (a workflow node's `data.version`)."""
+        entry = self.nodes.get(node_type)
+        return entry.version if entry is not None else None
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled() -> InvocationCatalog:
+    data = resources.files(__name__.rpartition(".")[0]).joinpath("data", _BUNDLED_FILE).read_bytes()
+    return InvocationCatalog.from_openapi(json.loads(gzip.decompress(data)))
+
+
+# -- reading one property ---------------------------------------------------------------
+
+
+def _input_spec(node_type: str, name: str, prop: Any, schemas: Mapping[str, Any]) -> InputSpec | None:
+    if not isinstance(prop, Mapping) or "field_kind" not in prop:
+        return None
+    if name in _RESERVED_INPUTS or (node_type == "iterate" and name == "index"):
+        return None
+    ui_type = prop.get("ui_type") if isinstance(prop.get("ui_type"), str) else None
+    try:
+        parsed: tuple[str, str] | None = _parse_type(prop)
+    except _Unparseable:
+        parsed = None
+    if ui_type:
+        parsed = (ui_type, "collection" if ui_type == "CollectionField" else "single")
+    if parsed is not None and parsed[0] in _RESERVED_TYPES:
+        return None
+    type_name, cardinality = parsed if parsed is not None else (None, "single")
+    stateful = type_name in _STATEFUL_KINDS
+    kind = _kind_of(type_name)
+    if kind == "object" and _is_enum_component(schemas.get(type_name or "")):
+        # A Python Enum is a `$ref` to an enum component; none in 6.14, but its values are known.
+        kind, stateful = "enum", True
+    item_kind = None
+    if cardinality == "collection":
+        item_kind = "any" if type_name == "CollectionField" else kind
+        kind = "collection"
+    options = _enum_options(prop, schemas) if kind == "enum" else ()
+    if kind == "enum" and not options:
+        kind = "string"  # the GUI drops such an input; a string is the closest thing
+    required = prop.get("orig_required") is True
+    if "orig_default" in prop:
+        has_default, default = True, prop["orig_default"]
+    else:
+        has_default = not required and "default" in prop
+        default = prop.get("default") if has_default else None
+    labels = prop.get("ui_choice_labels")
+    return InputSpec(
+        node_type=node_type,
+        name=name,
+        kind=kind,
+        type_name=type_name,
+        cardinality=cardinality,
+        item_kind=item_kind,
+        options=options,
+        choice_labels=tuple((str(k), str(v)) for k, v in labels.items()) if isinstance(labels, Mapping) else (),
+        minimum=_number(prop, "minimum", "ge"),
+        maximum=_number(prop, "maximum", "le"),
+        exclusive_minimum=_number(prop, "exclusiveMinimum", "gt"),
+        exclusive_maximum=_number(prop, "exclusiveMaximum", "lt"),
+        multiple_of=_number(prop, "multipleOf"),
+        min_length=_int(prop.get("minLength")),
+        max_length=_int(prop.get("maxLength")),
+        min_items=_int(prop.get("minItems")),
+        max_items=_int(prop.get("maxItems")),
+        has_default=has_default,
+        default=default,
+        required=required,
+        nullable=_nullable(prop),
+        input=_input_mode(prop, stateful),
+        stateful=stateful,
+        field_kind=str(prop.get("field_kind")),
+        ui_type=ui_type,
+        ui_hidden=prop.get("ui_hidden") is True,
+        ui_component=prop.get("ui_component") if isinstance(prop.get("ui_component"), str) else None,
+        ui_order=_int(prop.get("ui_order")),
+        title=prop["title"] if isinstance(prop.get("title"), str) else _start_case(name),
+        description=str(prop.get("description") or ""),
+        model_bases=_strings(prop.get("ui_model_base")),
+        model_types=_strings(prop.get("ui_model_type")),
+        model_variants=_strings(prop.get("ui_model_variant")),
+        model_formats=_strings(prop.get("ui_model_format")),
+        model_provider_ids=_strings(prop.get("ui_model_provider_id")),
+    )
+
+
+def _parse_type(schema: Mapping[str, Any]) -> tuple[str, str]:
+    """(type name, cardinality) the way the GUI's `parseFieldType` reads a schema."""
+    if "$ref" in schema:
+        return _ref_name(schema), "single"
+    if schema.get("const"):
+        return "EnumField", "single"
+    if not schema.get("type"):
+        all_of = schema.get("allOf")
+        any_of = schema.get("anyOf")
+        if all_of:
+            if isinstance(all_of[0], Mapping) and "$ref" in all_of[0]:
+                return _ref_name(all_of[0]), "single"
+        elif any_of:
+            members = [m for m in any_of if not (isinstance(m, Mapping) and m.get("type") == "null")]
+            if len(members) == 1 and isinstance(members[0], Mapping):
+                return _parse_type(members[0])
+            if len(members) == 2:
+                return _parse_single_or_collection(members[0], members[1])
+        raise _Unparseable
+    if schema.get("enum") is not None:
+        return "EnumField", "single"
+    type_ = schema["type"]
+    if type_ == "array":
+        items = schema.get("items")
+        if isinstance(items, Mapping) and "$ref" in items:
+            return _ref_name(items), "collection"
+        item_type = items.get("type") if isinstance(items, Mapping) else None
+        if isinstance(item_type, str) and item_type in _PRIMITIVE_TYPES:
+            return _PRIMITIVE_TYPES[item_type], "collection"
+        raise _Unparseable
+    if isinstance(type_, str) and type_ in _PRIMITIVE_TYPES:
+        return _PRIMITIVE_TYPES[type_], "single"
+    raise _Unparseable
+
+
+def _parse_single_or_collection(a: Any, b: Any) -> tuple[str, str]:
+    """`T | list[T]` (in either order) is one value or a list; other unions are unreadable."""
+    if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+        raise _Unparseable
+    if b.get("type") == "array" and "$ref" not in b:
+        a, b = b, a
+    if a.get("type") != "array" or "$ref" in a:
+        raise _Unparseable
+    items = a.get("items")
+    if not isinstance(items, Mapping):
+        raise _Unparseable
+    first: str | None = None
+    second: str | None = None
+    if "$ref" in items and "$ref" in b:
+        first, second = _ref_name(items), _ref_name(b)
+    elif "$ref" not in items and "$ref" not in b and items.get("type") != "array" and b.get("type") != "array":
+        first, second = items.get("type"), b.get("type")
+    if first and first == second:
+        return _PRIMITIVE_TYPES.get(first, first), "single_or_collection"
+    raise _Unparseable
+
+
+def _kind_of(type_name: str | None) -> str:
+    if type_name is None:
+        return "object"
+    if type_name in _STATEFUL_KINDS:
+        return _STATEFUL_KINDS[type_name]
+    if type_name in ("AnyField", "CollectionItemField"):
+        return "any"
+    if type_name == "LatentsField":
+        return "latents"
+    if type_name.endswith("ConditioningField"):
+        return "conditioning"
+    return "object"
+
+
+def _enum_options(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An enum's options: from `enum`/`const`, the one non-null `anyOf` member, or a `$ref`."""
+    schema: Any = prop
+    any_of = prop.get("anyOf")
+    if any_of:
+        members = [m for m in any_of if not (isinstance(m, Mapping) and m.get("type") == "null")]
+        if len(members) != 1:
+            return ()
+        schema = members[0]
+    if isinstance(schema, Mapping) and "$ref" in schema:
+        schema = schemas.get(_ref_name(schema), {})
+    if not isinstance(schema, Mapping):
+        return ()
+    if schema.get("const"):
+        return (schema["const"],)
+    enum = schema.get("enum")
+    return tuple(enum) if isinstance(enum, list) else ()
+
+
+def _output_names(component: Mapping[str, Any], schemas: Mapping[str, Any]) -> tuple[str, ...] | None:
+    ref = component.get("output")
+    if not isinstance(ref, Mapping) or "$ref" not in ref:
+        return None
+    output = schemas.get(_ref_name(ref))
+    if not isinstance(output, Mapping) or output.get("class") != "output":
+        return None
+    return tuple(name for name in (output.get("properties") or {}) if name != "type")
+
+
+def _is_enum_component(component: Any) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(component, Mapping) and ("enum" in component or "const" in component)
+
+
+def _ref_name(ref: Mapping[str, Any]) -> str:
+    return str(ref["$ref"]).rsplit("/", 1)[-1]
+
+
+def _nullable(prop: Mapping[str, Any]) -> bool:
+    any_of = prop.get("anyOf")
+    return isinstance(any_of, list) and any(isinstance(m, Mapping) and m.get("type") == "null" for m in any_of)
+
+
+def _input_mode(prop: Mapping[str, Any], stateful: bool) -> str:
+    if not stateful:
+        return "connection"  # the GUI has no editor for it: only an edge can feed it
+    mode = prop.get("input")
+    return mode if mode in ("connection", "direct", "any") else "any"
+
+
+def _number(prop: Mapping[str, Any], *keys: str) -> int | float | None:
+    # `ge`/`le` appear raw where pydantic could not turn them into JSON schema (unions).
+    for key in keys:
+        value = prop.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _start_case(name: str) -> str:
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return " ".join(w[:1].upper() + w[1:] for w in words)
+
+
+# -- the bundled snapshot ------------------------------------------------------------------
+
+
+def snapshot_document(document: Mapping[str, Any], *, version: str) -> dict[str, Any]:
+    """The part of an OpenAPI document the catalog reads, as a smaller OpenAPI document.
+
+    `InvocationCatalog.from_openapi` gives the same catalog for both; this is how the
+    bundled snapshot is made (`scripts/make_schema_snapshot.py`).
+    """
+    schemas: Mapping[str, Any] = document.get("components", {}).get("schemas", {})
+    kept: dict[str, Any] = {}
+    wanted_refs: set[str] = set()
+    for key, component in schemas.items():
+        if not isinstance(component, Mapping) or component.get("class") != "invocation":
+            continue
+        properties = component.get("properties") or {}
+        node_type = (properties.get("type") or {}).get("default")
+        if not isinstance(node_type, str):
+            continue
+        small: dict[str, Any] = {"type": {"default": node_type}}
+        for name, prop in properties.items():
+            if _input_spec(node_type, name, prop, schemas) is not None:
+                small[name] = {k: v for k, v in prop.items() if k in _PROPERTY_KEYS}
+                wanted_refs.update(re.findall(r'"\$ref": "[^"]*/([^"/]+)"', json.dumps(prop)))
+        kept[key] = {
+            "class": "invocation",
+            "version": component.get("version"),
+            "output": component.get("output"),
+            "properties": small,
+        }
+        output = schemas.get(_ref_name(component["output"])) if "output" in component else None
+        if isinstance(output, Mapping) and output.get("class") == "output":
+            out_name = _ref_name(component["output"])
+            kept[out_name] = {"class": "output", "properties": {n: {} for n in output.get("properties") or {}}}
+    for name in sorted(wanted_refs):
+        target = schemas.get(name)
+        if _is_enum_component(target):
+            kept[name] = {k: target[k] for k in ("enum", "const", "type") if k in target}
+    return {
+        "openapi": document.get("openapi"),
+        _VERSION_KEY: version,
+        "components": {"schemas": dict(sorted(kept.items()))},
+    }
