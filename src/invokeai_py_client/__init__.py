@@ -25,6 +25,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     ValidationError,
 )
+from .boards import AsyncBoardHandle, BoardHandle
 from .client import AsyncInvokeAIClient, InvokeAIClient
 from .events import (
     Event,
@@ -35,6 +36,8 @@ from .events import (
     QueueItemStatusChangedEvent,
 )
 from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
+from .images import ImageDTO
+from .models import ModelInstallJob, ModelRecord
 from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
 
 __version__ = "0.1.0"
@@ -45,15 +48,18 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AmbiguousSubmissionError",
+    "AsyncBoardHandle",
     "AsyncInvokeAIClient",
     "AsyncJob",
     "AsyncJobBatch",
     "AuthenticationError",
     "BadRequestError",
     "BatchStatus",
+    "BoardHandle",
     "ConflictError",
     "EnqueueBatchResult",
     "Event",
+    "ImageDTO",
     "InternalServerError",
     "InvocationCompleteEvent",
     "InvocationErrorEvent",
@@ -67,6 +73,8 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobTimeoutError",
+    "ModelInstallJob",
+    "ModelRecord",
     "NotFoundError",
     "PermissionDeniedError",
     "QueueItem",

@@ -67,3 +67,11 @@ def test_submodel_type_is_kept() -> None:
     value = {"key": "x", "hash": "h", "name": "tiny-sdxl", "base": "sdxl", "type": "main", "submodel_type": "vae"}
     (change,) = plan_model_sync([ModelReference("n", "vae", value)], INSTALLED)
     assert change.new["submodel_type"] == "vae"
+
+
+def test_fields_accepted_bases_limit_matches_and_candidates() -> None:
+    value = {"key": "gone", "hash": "h", "name": "tiny-sd1", "base": "sd-1", "type": "main"}
+    sdxl_loader = ModelReference("loader", "model", value, accepted_types=("main",), accepted_bases=("sdxl",))
+    with pytest.raises(ValidationError) as info:
+        plan_model_sync([sdxl_loader], INSTALLED, by_base=False)
+    assert "tiny-sdxl (sdxl/main" in str(info.value) and "tiny-sd1 (" not in str(info.value)

@@ -73,7 +73,10 @@ class ModelChange:
 
 
 def _same_kind(record: Mapping[str, Any], ref: ModelReference) -> bool:
-    return str(record.get("type")) in ref.types
+    """Same model type, and a base the field accepts (when the schema says)."""
+    if str(record.get("type")) not in ref.types:
+        return False
+    return not ref.accepted_bases or str(record.get("base")) in ref.accepted_bases
 
 
 def _describe(record: Mapping[str, Any]) -> str:

@@ -1,0 +1,154 @@
+"""Workflows end to end on the real server: GUI exports, typed inputs, sweeps, outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, ValidationError
+from invokeai_py_client.workflow import WorkflowDefinition
+from invokeai_py_client.workflow.builder import WorkflowBuilder
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG"
+        return img.size
+
+
+def txt2img_workflow() -> WorkflowDefinition:
+    """A small SDXL txt2img workflow with seed, steps and size in its Form."""
+    b = WorkflowBuilder("test txt2img")
+    loader = b.add_node("sdxl_model_loader", "loader", model={
+        "key": "x", "hash": "x", "name": "tiny-sdxl", "base": "sdxl", "type": "main"})
+    pos = b.add_node("sdxl_compel_prompt", "pos", prompt="a red fox", style="a red fox")
+    neg = b.add_node("sdxl_compel_prompt", "neg", prompt="", style="")
+    noise = b.add_node("noise", "noise", seed=1, width=64, height=64)
+    den = b.add_node("denoise_latents", "denoise", steps=2, cfg_scale=5.0, scheduler="euler")
+    l2i = b.add_node("l2i", "l2i", label="Decode", is_intermediate=False, use_cache=False)
+    for clip in ("clip", "clip2"):
+        b.connect(loader, clip, pos, clip)
+        b.connect(loader, clip, neg, clip)
+    b.connect(loader, "unet", den, "unet")
+    b.connect(pos, "conditioning", den, "positive_conditioning")
+    b.connect(neg, "conditioning", den, "negative_conditioning")
+    b.connect(noise, "noise", den, "noise")
+    b.connect(den, "latents", l2i, "latents")
+    b.connect(loader, "vae", l2i, "vae")
+    b.expose(pos, "prompt", label="Prompt")
+    b.expose(noise, "seed", label="Seed")
+    b.expose(den, "steps", label="Steps")
+    b.expose(noise, "width", label="Width")
+    b.expose(noise, "height", label="Height")
+    b.expose(l2i, "board", label="Board")
+    return WorkflowDefinition.from_dict(b.build())
+
+
+def test_gui_export_runs_on_tiny_sdxl_and_maps_to_l2i(server_url: str, reference_dir: Path) -> None:
+    defn = WorkflowDefinition.from_file(reference_dir / "workflows" / "sdxl-text-to-image.json")
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(defn)
+        changes = wf.sync_dnn_model(by_name=True, by_base=True)
+        assert [c.new["name"] for c in changes] == ["tiny-sdxl"]
+        wf.get_input_value("Width").value = 64
+        wf.get_input_value("Height").value = 64
+        wf.get_input_value("Steps").value = 2
+        job = wf.submit_sync()
+        item = wf.wait_for_completion_sync(job, timeout=180)
+        assert item["status"] == "completed" and item.get("status") == "completed"
+        outputs = wf.map_outputs_to_images(item)
+        final = [o for o in outputs if o["is_intermediate"] is False]
+        assert [o["node_type"] for o in final] == ["l2i"]
+        (name,) = final[0]["image_names"]
+        assert png_size(client.image_repo.download_image(name)) == (64, 64)
+        # The exported JSON was never touched by any of this.
+        assert defn.raw() == WorkflowDefinition.from_file(reference_dir / "workflows" / "sdxl-text-to-image.json").raw()
+        # The workflow is embedded in the output, so it reopens in the GUI.
+        embedded = client.workflow_repo.from_image(name)
+        assert embedded.name == defn.name
+
+
+def test_invalid_values_fail_before_anything_is_enqueued(server_url: str) -> None:
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(txt2img_workflow())
+        with pytest.raises(ValidationError, match=r"input 1 'Seed' \(noise.seed\): -1 is less than the minimum 0"):
+            wf.get_input_value("Seed").value = -1
+        with pytest.raises(ValidationError, match="multiple of 8"):
+            wf.get_input_value("Width").value = 65
+        wf.get_input_value(0).value = "ok"
+        wf.get_input_value("loader.model" if False else "Prompt").value = "still ok"
+        before = client.queue_repo.get_status()
+        wf.set_input_value("Seed", 5)
+        # An unknown model name is reported with candidates of the right type and base.
+        wf2 = client.workflow_repo.create_workflow(txt2img_workflow())
+        wf2._model_overrides[("loader", "model")] = {"key": "nope", "hash": "nope", "name": "nope", "base": "sdxl", "type": "main"}
+        with pytest.raises(ValidationError) as info:
+            wf2.sync_dnn_model(by_name=True, by_base=False)
+        assert "tiny-sdxl" in str(info.value) and "tiny-sd1" not in str(info.value)
+        after = client.queue_repo.get_status()
+        assert after.queue.total == before.queue.total
+
+
+def test_sweep_of_seed_by_steps_is_one_request_with_labelled_images(server_url: str) -> None:
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(txt2img_workflow())
+        wf.sync_dnn_model(by_name=True)
+        wf.get_input_value("Seed").values = [1, 2, 3, 4]
+        wf.get_input_value("Steps").values = [2, 3, 4]
+        wf.get_input_value("Board").value = "invokeai-py-test-sweep"
+        batch = wf.submit_batch_sync()
+        assert len(batch.results) == 1, "a sweep of ints must be one enqueue_batch request"
+        assert batch.results[0].requested == 12 and batch.results[0].enqueued == 12
+        items = batch.wait(timeout=600)
+        outputs = wf.map_outputs_to_images(items)
+        finals = [o for o in outputs if o["node_id"] == "l2i"]
+        combos = {(o["field_values"]["noise.seed"], o["field_values"]["denoise.steps"]) for o in finals}
+        assert combos == {(s, n) for s in (1, 2, 3, 4) for n in (2, 3, 4)}
+        board_ids = {o["board_id"] for o in finals}
+        board = client.board_repo.get_board_handle("invokeai-py-test-sweep")
+        assert board_ids == {board.board_id}
+        names = [n for o in finals for n in o["image_names"]]
+        assert len(set(names)) == 12
+        assert set(names) <= set(board.list_image_names(limit=100))
+        client.board_repo.delete_board(board.board_id, delete_images=True)
+
+
+def test_same_handle_shared_by_threads_waits_on_own_jobs(server_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(txt2img_workflow())
+        wf.sync_dnn_model(by_name=True)
+        lock = __import__("threading").Lock()
+
+        def run(seed: int) -> tuple[int, Any]:
+            with lock:  # setting values is the caller's critical section; submit snapshots them
+                wf.get_input_value("Seed").value = seed
+                wf.submit_sync()
+            item = wf.wait_for_completion_sync(timeout=300)
+            return seed, item
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(run, [11, 12, 13, 14]))
+        for seed, item in results:
+            graph_seed = item.session["graph"]["nodes"]["noise"]["seed"]
+            assert graph_seed == seed
+
+
+def test_async_handle_submits_and_maps(server_url: str) -> None:
+    async def main() -> list[dict[str, Any]]:
+        async with AsyncInvokeAIClient.from_url(server_url) as client:
+            wf = client.workflow_repo.create_workflow(txt2img_workflow())
+            await wf.sync_dnn_model(by_name=True)
+            wf.get_input_value("Seed").value = 99
+            job = await wf.submit()
+            item = await wf.wait_for_completion(job, timeout=180)
+            return wf.map_outputs_to_images(item)
+
+    outputs = asyncio.run(main())
+    assert [o["node_id"] for o in outputs if o["is_intermediate"] is False] == ["l2i"]
