@@ -35,8 +35,8 @@ from .events import (
     InvocationStartedEvent,
     QueueItemStatusChangedEvent,
 )
-from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
 from .images import ImageDTO
+from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
 from .models import ModelInstallJob, ModelRecord
 from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
 
