@@ -22,7 +22,7 @@ demo: install
 		--upscale --upscale-factor 2 --output-dir outputs/demo
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff check .
 
 typecheck: install
 	$(BIN)/mypy
@@ -37,7 +37,7 @@ integration: install
 	$(BIN)/pytest tests/integration
 
 test: install
-	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/invokeai-py server provision
 	$(BIN)/pytest
