@@ -152,3 +152,50 @@ def test_async_handle_submits_and_maps(server_url: str) -> None:
 
     outputs = asyncio.run(main())
     assert [o["node_id"] for o in outputs if o["is_intermediate"] is False] == ["l2i"]
+
+
+def blur_workflow() -> WorkflowDefinition:
+    b = WorkflowBuilder("test blur")
+    src = b.add_node("image", "source")
+    blur = b.add_node("img_blur", "blur", radius=2.0, is_intermediate=False, use_cache=False)
+    b.connect(src, "image", blur, "image")
+    b.expose(src, "image", label="Image")
+    b.expose(blur, "board", label="Board")
+    return WorkflowDefinition.from_dict(b.build())
+
+
+def test_local_path_and_pil_images_are_uploaded_once(server_url: str, tmp_path: Path) -> None:
+    picture = Image.new("RGB", (40, 24), (200, 10, 10))
+    path = tmp_path / "red.png"
+    picture.save(path)
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(blur_workflow())
+        wf.get_input_value("Image").value = str(path)
+        first = wf.submit_sync().wait(timeout=60)
+        wf.get_input_value("Image").value = path  # same bytes: no second upload
+        second = wf.submit_sync().wait(timeout=60)
+        uploaded = {i.session["graph"]["nodes"]["source"]["image"]["image_name"] for i in (first, second)}
+        assert len(uploaded) == 1 and len(client._upload_cache) == 1
+        wf.get_input_value("Image").value = Image.new("RGB", (16, 8), (0, 0, 255))
+        third = wf.submit_sync().wait(timeout=60)
+        (out,) = [o for o in wf.map_outputs_to_images(third) if o["node_id"] == "blur"]
+        assert png_size(client.image_repo.download_image(out["image_names"][0])) == (16, 8)
+        assert len(client._upload_cache) == 2
+
+
+def test_board_name_is_resolved_and_unknown_one_refused_when_creation_is_off(server_url: str) -> None:
+    with InvokeAIClient.from_url(server_url) as client:
+        board = client.board_repo.create_board("invokeai-py-test-named-board")
+        try:
+            wf = client.workflow_repo.create_workflow(blur_workflow())
+            wf.get_input_value("Image").value = Image.new("RGB", (8, 8))
+            wf.get_input_value("Board").value = "invokeai-py-test-named-board"
+            item = wf.submit_sync().wait(timeout=60)
+            (out,) = [o for o in wf.map_outputs_to_images(item) if o["node_id"] == "blur"]
+            assert out["board_id"] == board.board_id
+            wf.create_missing_boards = False
+            wf.get_input_value("Board").value = "invokeai-py-test-no-such-board"
+            with pytest.raises(ValidationError, match="no board 'invokeai-py-test-no-such-board'"):
+                wf.submit_sync()
+        finally:
+            client.board_repo.delete_board(board.board_id, delete_images=True)

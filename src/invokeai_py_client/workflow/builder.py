@@ -266,7 +266,13 @@ class WorkflowBuilder:
         type_name = spec.type_name if spec is not None and spec.cardinality == "single" else None
         defaults = _GUI_FIELD_SETTINGS.get(type_name or "")
         if defaults is None:
-            return dict(f.settings) if f.settings else None
+            if f.settings:
+                raise ValidationError(
+                    f"{f.node_id}.{f.field_name}: the GUI keeps Form settings only for single "
+                    f"integer, float and string fields, not "
+                    f"{spec.type_name if spec else 'an unknown'} ({spec.cardinality if spec else 'field'})"
+                )
+            return None
         return {**defaults, **(f.settings or {})}
 
     def _input_names(self, node_type: str) -> set[str]:

@@ -204,6 +204,16 @@ class InputField:
         """Some value needs the server to become a graph value (upload, board or model lookup)."""
         return any(self._unresolved(v) for v in _leaves(self.values))
 
+    def unresolved_values(self) -> list[Any]:
+        """The values (current or swept) that need the server: local images, board and model names."""
+        return [v for v in _leaves(self.values) if self._unresolved(v)]
+
+    def detached(self) -> InputField:
+        """A copy of this field with its own state (values are deep-copied)."""
+        clone = copy.copy(self)
+        clone.copy_state_from(self)
+        return clone
+
     @property
     def pending_upload(self) -> bool:
         """Some value is a local file or PIL image that must be uploaded first."""

@@ -98,6 +98,14 @@ def _catalog_for(client: Any) -> InvocationCatalog:
     return catalog
 
 
+def _upload_cache(client: Any) -> dict[str, str]:
+    cache: dict[str, str] | None = getattr(client, "_upload_cache", None)
+    if cache is None:
+        cache = {}
+        client._upload_cache = cache
+    return cache
+
+
 class _HandleCore:
     """What the sync and async handles share: inputs, lookup, validation, outputs."""
 
@@ -245,36 +253,31 @@ class _HandleCore:
     # -- submission ----------------------------------------------------------------------
 
     def _snapshot(self, runs: int, zip_groups: Sequence[Sequence[int | str]]) -> Snapshot:
+        """Check every input and copy the set ones, so later assignments can't change this submission."""
         if runs < 1:
             raise ValidationError(f"runs must be >= 1, got {runs}")
         problems: list[str] = []
-        values: dict[tuple[str, str], Any] = dict(copy.deepcopy(self._model_overrides))
-        sweeps: dict[tuple[str, str], list[Any]] = {}
-        fields: dict[tuple[str, str], InputField] = {}
         edge_fed = self._definition.edge_fed_inputs()
+        fields: dict[tuple[str, str], InputField] = {}
         for inp in self._inputs:
             key = (inp.node_id, inp.field_name)
-            fields[key] = inp.field
             problems.extend(inp.field.validate_complete(connected=key in edge_fed))
-            if inp.field.sweep_values is not None:
-                sweeps[key] = copy.deepcopy(list(inp.field.sweep_values))
-            elif inp.field.is_set:
-                values[key] = copy.deepcopy(inp.field.value)
+            if inp.field.is_set:
+                fields[key] = inp.field.detached()
+                if key in edge_fed:
+                    log.warning("input %s (%s) is fed by an edge; the edge wins and the value set is ignored",
+                                inp.input_index, inp.path)
         groups = []
         for group in zip_groups:
             keys = [(self.get_input(k).node_id, self.get_input(k).field_name) for k in group]
-            missing = [f"{a}.{b}" for a, b in keys if (a, b) not in sweeps]
+            missing = [f"{a}.{b}" for a, b in keys if (a, b) not in fields or fields[(a, b)].sweep_values is None]
             if missing:
                 problems.append(f"zip group {list(group)}: inputs {missing} have no sweep values")
             groups.append(keys)
         if problems:
             raise ValidationError(f"workflow {self.name!r} cannot be submitted", problems)
-        for key in list(values) + list(sweeps):
-            if key in edge_fed and key not in self._model_overrides:
-                log.warning(
-                    "input %s.%s is fed by an edge; the edge wins and the value set is ignored", *key
-                )
-        return Snapshot(values=values, sweeps=sweeps, zip_groups=groups, fields=fields, runs=runs)
+        overrides = {k: copy.deepcopy(v) for k, v in self._model_overrides.items() if k not in fields}
+        return Snapshot(fields=fields, overrides=overrides, zip_groups=groups, runs=runs)
 
     def map_outputs_to_images(self, result: Any) -> list[dict[str, Any]]:
         """Which nodes produced which images: node_id, node_type, label, input_index,
@@ -360,8 +363,8 @@ class WorkflowHandle(_HandleCore):
         uploads = load_uploads(snapshot)
         bodies = self._client._run(
             prepare_flow(
-                self._definition, snapshot, uploads, self._catalog,
-                create_boards=self.create_missing_boards, prepend=prepend, origin=origin, destination=destination,
+                self._definition, snapshot, uploads,
+                create_boards=self.create_missing_boards, upload_cache=_upload_cache(self._client), prepend=prepend, origin=origin, destination=destination,
             )
         )
         batch = JobBatch.submit_many(self._client, self._client.queue_id, bodies)
@@ -424,8 +427,8 @@ class AsyncWorkflowHandle(_HandleCore):
         uploads = await asyncio.to_thread(load_uploads, snapshot)
         bodies = await self._client._run(
             prepare_flow(
-                self._definition, snapshot, uploads, self._catalog,
-                create_boards=self.create_missing_boards, prepend=prepend, origin=origin, destination=destination,
+                self._definition, snapshot, uploads,
+                create_boards=self.create_missing_boards, upload_cache=_upload_cache(self._client), prepend=prepend, origin=origin, destination=destination,
             )
         )
         batch = await AsyncJobBatch.submit_many(self._client, self._client.queue_id, bodies)

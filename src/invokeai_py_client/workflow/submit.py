@@ -1,9 +1,12 @@
-"""From a snapshot of a handle's values to `enqueue_batch` bodies.
+"""From a snapshot of a handle's inputs to `enqueue_batch` bodies.
 
-Resolution (uploads, board names, model names) happens in one flow so the sync and
-async handles share it. Sweeps become `batch.data` (zipped groups inside, a
-cartesian product outside); kinds the server cannot sweep (models, booleans,
-boards) split the submission into several batches.
+The snapshot holds detached copies of the input fields, so a submission cannot be
+changed by later assignments. One flow (shared by the sync and async handles)
+fetches what the fields need from the server (uploads, the board list, the model
+list) and then lets each field produce its graph value through a resolver backed
+by those answers. Sweeps become `batch.data` (zipped groups inside, a cartesian
+product outside); kinds the server cannot sweep (models, booleans, boards) split
+the submission into several batches.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import io
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,8 @@ from .._flow import Call, Flow
 from .definition import WorkflowDefinition
 from .fields import InputField
 from .graph import build_batch, build_graph
-from .model_sync import identifier_of, is_model_identifier
-from .schema import InvocationCatalog
+from .model_sync import identifier_of
+from .schema import InputSpec
 
 __all__ = ["Snapshot", "load_uploads", "models_flow", "prepare_flow"]
 
@@ -35,25 +38,22 @@ _UNSWEEPABLE = frozenset({"model", "boolean", "board"})
 
 @dataclass
 class Snapshot:
-    """The values of one submission, copied from a handle at submit time."""
+    """One submission: detached input fields, fixed model overrides, zip groups, runs."""
 
-    values: dict[Key, Any]
-    sweeps: dict[Key, list[Any]]
-    zip_groups: list[list[Key]]
     fields: dict[Key, InputField]
+    """Every Form input that was set (a detached copy, value or sweep)."""
+    overrides: dict[Key, Any]
+    """Values set outside the Form (e.g. by model sync), already graph JSON."""
+    zip_groups: list[list[Key]]
     runs: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def kind(self, key: Key) -> str | None:
-        fld = self.fields.get(key)
-        spec = getattr(fld, "spec", None)
-        return getattr(spec, "kind", None)
+        spec = self.fields[key].spec
+        return spec.kind if spec is not None else None
 
 
 def _is_local_image(value: Any) -> bool:
-    if isinstance(value, Path):
-        return True
-    return type(value).__module__.startswith("PIL.")
+    return isinstance(value, Path) or (type(value).__module__.startswith("PIL.") and hasattr(value, "save"))
 
 
 def _image_bytes(value: Any) -> tuple[str, bytes]:
@@ -68,15 +68,16 @@ def _image_bytes(value: Any) -> tuple[str, bytes]:
 
 
 def load_uploads(snapshot: Snapshot) -> dict[int, tuple[str, bytes]]:
-    """Read every local image (path or PIL image) the snapshot needs to upload.
+    """Read every local image (path or PIL image) of the snapshot, keyed by `id()` of the value.
 
-    Keyed by `id()` of the value object; runs outside the event loop for async handles.
+    Kept out of the flow so async handles can run it on a worker thread.
     """
-    out: dict[int, tuple[str, bytes]] = {}
-    for value in itertools.chain(snapshot.values.values(), *snapshot.sweeps.values()):
-        if _is_local_image(value):
-            out[id(value)] = _image_bytes(value)
-    return out
+    return {
+        id(v): _image_bytes(v)
+        for fld in snapshot.fields.values()
+        for v in fld.unresolved_values()
+        if _is_local_image(v)
+    }
 
 
 def models_flow() -> Flow[list[dict[str, Any]]]:
@@ -85,83 +86,36 @@ def models_flow() -> Flow[list[dict[str, Any]]]:
     return list(answer.get("models", []))
 
 
-def _boards_flow() -> Flow[list[dict[str, Any]]]:
-    answer = yield Call("GET", "/api/v1/boards/", params={"all": True, "include_archived": True})
-    return list(answer or [])
+class _Prefetched:
+    """A `fields.Resolver` answering from what the flow fetched beforehand."""
 
+    def __init__(self) -> None:
+        self.uploaded: dict[int, str] = {}
+        self.boards: list[dict[str, Any]] = []
+        self.models: list[dict[str, Any]] = []
 
-class _Resolver:
-    """Turns user values into graph values, talking to the server through Calls."""
+    def upload_image(self, image: Any) -> str:
+        return self.uploaded[id(image)]
 
-    def __init__(self, uploads: Mapping[int, tuple[str, bytes]], create_boards: bool) -> None:
-        self.uploads = uploads
-        self.create_boards = create_boards
-        self._boards: list[dict[str, Any]] | None = None
-        self._models: list[dict[str, Any]] | None = None
-        self._uploaded: dict[str, str] = {}
+    def board_matches(self, value: str) -> list[dict[str, Any]]:
+        by_id = [b for b in self.boards if b["board_id"] == value]
+        return by_id or [b for b in self.boards if b["board_name"] == value]
 
-    def image(self, value: Any, where: str) -> Flow[Any]:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return {"image_name": value}
-        if isinstance(value, Mapping) and "image_name" in value:
-            return dict(value)
-        if id(value) in self.uploads:
-            filename, data = self.uploads[id(value)]
-            digest = hashlib.sha256(data).hexdigest()
-            if digest not in self._uploaded:
-                answer = yield Call(
-                    "POST",
-                    "/api/v1/images/upload",
-                    params={"image_category": "user", "is_intermediate": True},
-                    files={"file": (filename, data, "image/png")},
-                    retry=False,
-                )
-                self._uploaded[digest] = answer["image_name"]
-                log.info("uploaded %s for %s as %s", filename, where, answer["image_name"])
-            return {"image_name": self._uploaded[digest]}
-        raise ValidationError(f"{where}: cannot use {type(value).__name__} as an image")
+    def resolve_board(self, name: str) -> str:
+        hits = self.board_matches(name)
+        if len(hits) > 1:
+            ids = ", ".join(b["board_id"] for b in hits)
+            raise ValidationError(f"several boards are named {name!r} ({ids}); use a board id")
+        if not hits:
+            names = ", ".join(sorted(b["board_name"] for b in self.boards))
+            raise ValidationError(f"no board {name!r}; boards: {names or 'none'}")
+        return str(hits[0]["board_id"])
 
-    def board(self, value: Any, where: str) -> Flow[Any]:
-        # 'none' (uncategorized) and 'auto' keep the export's spelling: the graph
-        # conversion treats them exactly as the GUI does.
-        if value is None or value in ("none", "auto", ""):
-            return "none" if value is None else value
-        if isinstance(value, Mapping):
-            return dict(value)
-        if not isinstance(value, str):
-            raise ValidationError(f"{where}: a board is a board id or name, got {type(value).__name__}")
-        if self._boards is None:
-            self._boards = yield from _boards_flow()
-        if any(b["board_id"] == value for b in self._boards):
-            return {"board_id": value}
-        named = [b for b in self._boards if b["board_name"] == value]
-        if len(named) == 1:
-            return {"board_id": named[0]["board_id"]}
-        if len(named) > 1:
-            ids = ", ".join(b["board_id"] for b in named)
-            raise ValidationError(f"{where}: several boards are named {value!r} ({ids}); use a board id")
-        if not self.create_boards:
-            names = ", ".join(sorted(b["board_name"] for b in self._boards))
-            raise ValidationError(f"{where}: no board {value!r}; boards: {names or 'none'}")
-        answer = yield Call("POST", "/api/v1/boards/", params={"board_name": value}, retry=False)
-        self._boards.append(answer)
-        log.info("created board %r (%s) for %s", value, answer["board_id"], where)
-        return {"board_id": answer["board_id"]}
-
-    def model(self, value: Any, fld: InputField | None, where: str) -> Flow[Any]:
-        if value is None or is_model_identifier(value):
-            return value
-        if not isinstance(value, str):
-            raise ValidationError(f"{where}: a model is an identifier dict, a key or a name")
-        if self._models is None:
-            self._models = yield from models_flow()
-        spec = getattr(fld, "spec", None)
-        types = tuple(getattr(spec, "model_types", ()) or ())
-        bases = tuple(getattr(spec, "model_bases", ()) or ())
+    def resolve_model(self, value: str, spec: InputSpec | None) -> dict[str, Any]:
+        types = spec.model_types if spec is not None else ()
+        bases = spec.model_bases if spec is not None else ()
         fitting = [
-            m for m in self._models
+            m for m in self.models
             if (not types or m.get("type") in types) and (not bases or m.get("base") in bases)
         ]
         for rule in ("key", "name"):
@@ -170,71 +124,105 @@ class _Resolver:
                 return identifier_of(hits[0])
             if len(hits) > 1:
                 listed = ", ".join(f"{m['name']} ({m['base']}, key {m['key']})" for m in hits)
-                raise ValidationError(f"{where}: model {value!r} is ambiguous: {listed}")
+                raise ValidationError(f"model {value!r} is ambiguous: {listed}")
         wanted = f"type {'/'.join(types) or 'any'}" + (f", base {'/'.join(bases)}" if bases else "")
         listed = ", ".join(f"{m['name']} ({m['base']})" for m in fitting) or "none installed"
-        raise ValidationError(f"{where}: no installed model {value!r} of {wanted}; candidates: {listed}")
+        raise ValidationError(f"no installed model {value!r} of {wanted}; candidates: {listed}")
 
-    def resolve(self, key: Key, value: Any, snapshot: Snapshot) -> Flow[Any]:
-        fld = snapshot.fields.get(key)
+
+def _prefetch_flow(
+    snapshot: Snapshot,
+    uploads: Mapping[int, tuple[str, bytes]],
+    create_boards: bool,
+    by_digest: dict[str, str],
+) -> Flow[_Prefetched]:
+    """Upload local images (once per content and client), list boards (creating missing ones), list models."""
+    pre = _Prefetched()
+    board_names: list[tuple[str, str]] = []
+    need_models = False
+    for key, fld in snapshot.fields.items():
         kind = snapshot.kind(key)
-        where = getattr(fld, "context", f"{key[0]}.{key[1]}")
-        if kind == "image":
-            return (yield from self.image(value, where))
-        if kind == "board":
-            return (yield from self.board(value, where))
-        if kind == "model":
-            return (yield from self.model(value, fld, where))
-        if kind == "collection" and isinstance(value, list) and any(_is_local_image(v) for v in value):
-            images = []
-            for v in value:
-                images.append((yield from self.image(v, where)))
-            return images
-        if fld is not None:
-            return fld.graph_value_of(value)
-        return value
+        for value in fld.unresolved_values():
+            if _is_local_image(value):
+                filename, data = uploads[id(value)]
+                digest = hashlib.sha256(data).hexdigest()
+                if digest not in by_digest:
+                    answer = yield Call(
+                        "POST", "/api/v1/images/upload",
+                        params={"image_category": "user", "is_intermediate": True},
+                        files={"file": (filename, data, "image/png")}, retry=False,
+                    )
+                    by_digest[digest] = answer["image_name"]
+                    log.info("uploaded %s for %s as %s", filename, fld.context, answer["image_name"])
+                pre.uploaded[id(value)] = by_digest[digest]
+            elif kind == "board" and isinstance(value, str):
+                board_names.append((value, fld.context))
+            elif kind == "model":
+                need_models = True
+    if board_names:
+        pre.boards = list((yield Call("GET", "/api/v1/boards/", params={"all": True, "include_archived": True})) or [])
+        for name, where in board_names:
+            if pre.board_matches(name):
+                continue
+            if not create_boards:
+                names = ", ".join(sorted(b["board_name"] for b in pre.boards))
+                raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
+            created = yield Call("POST", "/api/v1/boards/", params={"board_name": name}, retry=False)
+            pre.boards.append(created)
+            log.info("created board %r (%s) for %s", name, created["board_id"], where)
+    if need_models:
+        pre.models = yield from models_flow()
+    return pre
 
 
 def prepare_flow(
     definition: WorkflowDefinition,
     snapshot: Snapshot,
     uploads: Mapping[int, tuple[str, bytes]],
-    catalog: InvocationCatalog,
     *,
     create_boards: bool,
+    upload_cache: dict[str, str],
     prepend: bool,
     origin: str | None,
     destination: str | None,
 ) -> Flow[list[dict[str, Any]]]:
-    """Resolve every value, expand sweeps and build the enqueue bodies."""
-    resolver = _Resolver(uploads, create_boards)
-    fixed: dict[Key, Any] = {}
-    for key, value in snapshot.values.items():
-        fixed[key] = yield from resolver.resolve(key, value, snapshot)
+    """Resolve every value, expand sweeps and build the enqueue bodies.
+
+    `upload_cache` maps the sha256 of uploaded bytes to image names (kept per client),
+    so the same local image is uploaded once.
+    """
+    pre = yield from _prefetch_flow(snapshot, uploads, create_boards, upload_cache)
+    fixed: dict[Key, Any] = dict(snapshot.overrides)
     server_sweeps: dict[Key, list[Any]] = {}
     split_sweeps: dict[Key, list[Any]] = {}
-    for key, items in snapshot.sweeps.items():
-        resolved = []
-        for v in items:
-            resolved.append((yield from resolver.resolve(key, v, snapshot)))
-        target = split_sweeps if snapshot.kind(key) in _UNSWEEPABLE else server_sweeps
-        target[key] = resolved
-    zipped = [g for g in snapshot.zip_groups if all(k in server_sweeps for k in g)]
-    bad_zip = [g for g in snapshot.zip_groups if g not in zipped]
+    problems = []
+    for key, fld in snapshot.fields.items():
+        try:
+            swept = fld.resolved_sweep(pre)
+            if swept is None:
+                fixed[key] = fld.resolved(pre)
+            elif snapshot.kind(key) in _UNSWEEPABLE:
+                split_sweeps[key] = swept
+            else:
+                server_sweeps[key] = swept
+        except ValidationError as exc:
+            problems.append(str(exc) if str(exc).startswith(fld.context) else f"{fld.context}: {exc}")
+    if problems:
+        raise ValidationError(f"workflow {definition.name!r} cannot be submitted", problems)
+    bad_zip = [g for g in snapshot.zip_groups if not all(k in server_sweeps for k in g)]
     if bad_zip:
         raise ValidationError(f"zip groups {bad_zip} contain inputs the server cannot sweep (models, booleans, boards)")
-    data = _batch_data(server_sweeps, zipped)
+    data = _batch_data(server_sweeps, snapshot.zip_groups)
     split_keys = list(split_sweeps)
-    combos = list(itertools.product(*(split_sweeps[k] for k in split_keys))) or [()]
     bodies = []
-    for combo in combos:
-        overrides = {**fixed, **dict(zip(split_keys, combo, strict=True))}
-        graph = build_graph(definition, overrides)
-        body = build_batch(
-            definition, graph, origin=origin, destination=destination,
-            runs=snapshot.runs, data=data or None, prepend=prepend,
+    for combo in itertools.product(*(split_sweeps[k] for k in split_keys)):
+        graph = build_graph(definition, {**fixed, **dict(zip(split_keys, combo, strict=True))})
+        bodies.append(
+            build_batch(
+                definition, graph, origin=origin, destination=destination,
+                runs=snapshot.runs, data=data or None, prepend=prepend,
+            )
         )
-        bodies.append(body)
     return bodies
 
 
