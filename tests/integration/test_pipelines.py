@@ -1,0 +1,64 @@
+"""The multi-stage pipeline and the `invokeai-py refine` command on the real server."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from invokeai_py_client import InvokeAIClient
+from invokeai_py_client.cli.main import main
+from invokeai_py_client.pipelines import MultiStageRefiner, StageBoards
+
+
+def size_of(client: InvokeAIClient, name: str) -> tuple[int, int]:
+    with Image.open(io.BytesIO(client.image_repo.download_image(name))) as img:
+        return img.size
+
+
+def test_full_pipeline_base_refine_upscale_into_named_boards(server_url: str) -> None:
+    boards = StageBoards(base="ipc-test-base", refined="ipc-test-refined", upscaled="ipc-test-upscaled")
+    with InvokeAIClient.from_url(server_url) as client:
+        refiner = MultiStageRefiner(client, boards=boards)
+        results = refiner.full_pipeline(
+            "a castle", seed=7, base_steps=3, refiner_steps=3, upscale=True, upscale_factor=2,
+            width=64, height=64,
+        )
+        assert results["errors"] == {}
+        assert size_of(client, results["base"]) == (64, 64)
+        assert size_of(client, results["refined"]) == (64, 64)
+        assert size_of(client, results["upscaled"]) == (128, 128)
+        for stage, board_name in (("base", boards.base), ("refined", boards.refined), ("upscaled", boards.upscaled)):
+            board = client.board_repo.get_board_handle(board_name)
+            assert results[stage] in board.list_image_names(limit=100)
+            # The seed's download path: by board name, full resolution, without listing the board.
+            assert board.download_image(results[stage], full_resolution=True)[:8] == b"\x89PNG\r\n\x1a\n"
+        for board_name in (boards.base, boards.refined, boards.upscaled):
+            client.board_repo.delete_board(client.board_repo.resolve_board_id(board_name), delete_images=True)
+
+
+def test_stage_methods_are_safe_from_several_threads(server_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with InvokeAIClient.from_url(server_url) as client:
+        refiner = MultiStageRefiner(client, boards=StageBoards(base="ipc-test-threads"))
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            items = list(pool.map(
+                lambda seed: refiner.generate_base("x", seed=seed, steps=2, width=64, height=64)[1], [1, 2, 3]
+            ))
+        assert [i.session["graph"]["nodes"]["noise"]["seed"] for i in items] == [1, 2, 3]
+        client.board_repo.delete_board(client.board_repo.resolve_board_id("ipc-test-threads"), delete_images=True)
+
+
+def test_refine_command_writes_the_stage_images(server_url: str, tmp_path: Path, capsys: object) -> None:
+    code = main([
+        "refine", "a lighthouse", "--url", server_url, "--seed", "3", "--width", "64", "--height", "64",
+        "--base-steps", "2", "--refine-steps", "2", "--upscale", "--output-dir", str(tmp_path),
+    ])
+    assert code == 0
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert set(saved) == {"base", "refined", "upscaled"}
+    with Image.open(tmp_path / "upscaled.png") as img:
+        assert img.size == (128, 128)
