@@ -24,7 +24,14 @@ from ._exceptions import (
     JobTimeoutError,
 )
 from ._flow import Call, Flow, single
-from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem, QueueStatus, ServerModel
+from .queue_models import (
+    BatchStatus,
+    EnqueueBatchResult,
+    QueueItem,
+    QueueStatus,
+    ServerModel,
+    StatusCounts,
+)
 
 if TYPE_CHECKING:
     from .client import AsyncInvokeAIClient, InvokeAIClient
@@ -282,18 +289,11 @@ class QueueAndProcessorStatus(ServerModel):
         return q.pending == 0 and q.in_progress == 0 and q.waiting == 0 and not self.processor.is_processing
 
 
-class DestinationCounts(ServerModel):
+class DestinationCounts(StatusCounts):
     """Counts of a destination's items by status (`GET /{queue_id}/counts_by_destination`)."""
 
     queue_id: str = "default"
     destination: str
-    pending: int = 0
-    in_progress: int = 0
-    waiting: int = 0
-    completed: int = 0
-    failed: int = 0
-    canceled: int = 0
-    total: int = 0
 
 
 OrderDir = Literal["ASC", "DESC"]

@@ -19,6 +19,7 @@ __all__ = [
     "QueueItemStatus",
     "QueueStatus",
     "ServerModel",
+    "StatusCounts",
 ]
 
 QueueItemStatus = Literal["pending", "in_progress", "waiting", "completed", "failed", "canceled"]
@@ -90,40 +91,38 @@ class QueueItem(ServerModel):
         return self.status in TERMINAL_STATUSES
 
 
-class BatchStatus(ServerModel):
+class StatusCounts(ServerModel):
+    """How many items are in each status (the shape of every counts answer)."""
+
+    pending: int = 0
+    in_progress: int = 0
+    waiting: int = 0
+    completed: int = 0
+    failed: int = 0
+    canceled: int = 0
+    total: int = 0
+
+
+class BatchStatus(StatusCounts):
     """Counts of a batch's items by status (`GET /{queue_id}/b/{batch_id}/status`)."""
 
     queue_id: str = "default"
     batch_id: str
     origin: str | None = None
     destination: str | None = None
-    pending: int = 0
-    in_progress: int = 0
-    waiting: int = 0
-    completed: int = 0
-    failed: int = 0
-    canceled: int = 0
-    total: int = 0
 
     @property
     def done(self) -> bool:
         return self.total > 0 and self.completed + self.failed + self.canceled >= self.total
 
 
-class QueueStatus(ServerModel):
+class QueueStatus(StatusCounts):
     """Counts for a whole queue (`GET /{queue_id}/status` -> `queue`)."""
 
     queue_id: str = "default"
     item_id: int | None = None
     batch_id: str | None = None
     session_id: str | None = None
-    pending: int = 0
-    in_progress: int = 0
-    waiting: int = 0
-    completed: int = 0
-    failed: int = 0
-    canceled: int = 0
-    total: int = 0
 
 
 class EnqueueBatchResult(ServerModel):
