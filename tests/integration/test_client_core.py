@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from tests.graphs import blank_image_body, failing_body, model_identifier, sdxl_txt2img_body
 
 from invokeai_py_client import (
     AsyncInvokeAIClient,
@@ -19,6 +18,7 @@ from invokeai_py_client import (
     NotFoundError,
     QueueItemStatusChangedEvent,
 )
+from tests.graphs import blank_image_body, failing_body, model_identifier, sdxl_txt2img_body
 
 
 def result_width(item: Any) -> int:

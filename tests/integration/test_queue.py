@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
-from tests.graphs import blank_image_body
 
 from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, JobTimeoutError
+from tests.graphs import blank_image_body
 
 
 def body_for(destination: str, red: int = 0) -> dict[str, Any]:
