@@ -140,6 +140,16 @@ def _follow_flow(
     return _Outcome(items, False)
 
 
+def _known_statuses(hub: Any, item_ids: Sequence[int]) -> dict[int, str]:
+    """Statuses the hub already saw for these items (events that came before we listened)."""
+    known: dict[int, str] = {}
+    for item_id in item_ids if hub is not None else ():
+        last = hub.router.last_status(item_id)
+        if last is not None:
+            known[item_id] = last.status
+    return known
+
+
 def _raise_for(item: QueueItem) -> None:
     if item.status == "failed":
         raise JobFailedError(
@@ -175,14 +185,9 @@ class _SyncFollower:
         if hub is not None and hub.connect():
             listener = hub.listen(self.batch_ids)
         try:
-            known = {}
-            if hub is not None:
-                for item_id in item_ids:
-                    last = hub.router.last_status(item_id)
-                    if last is not None:
-                        known[item_id] = last.status
             flow = _follow_flow(
-                self.queue_id, item_ids, events=listener is not None, known=known, timeout=timeout
+                self.queue_id, item_ids, events=listener is not None,
+                known=_known_statuses(hub, item_ids), timeout=timeout,
             )
             return self._drive(flow, listener, sink)
         finally:
@@ -440,14 +445,9 @@ class _AsyncFollower:
         if hub is not None and await hub.connect():
             listener = hub.listen(self.batch_ids)
         try:
-            known = {}
-            if hub is not None:
-                for item_id in item_ids:
-                    last = hub.router.last_status(item_id)
-                    if last is not None:
-                        known[item_id] = last.status
             flow = _follow_flow(
-                self.queue_id, item_ids, events=listener is not None, known=known, timeout=timeout
+                self.queue_id, item_ids, events=listener is not None,
+                known=_known_statuses(hub, item_ids), timeout=timeout,
             )
             answer: Any = None
             try:

@@ -18,6 +18,7 @@ from invokeai_py_client.server import TINY_MODEL_NAMES, LocalServer
 from invokeai_py_client.server._common import port_is_free
 from invokeai_py_client.server.local import is_invokeai_web
 from invokeai_py_client.server.provision import builder_script
+from tests.graphs import sdxl_txt2img_body
 
 EXPECTED = {
     "tiny-sd1": ("sd-1", "main"),
@@ -116,27 +117,8 @@ def test_the_five_tiny_models_are_installed_with_base_and_type(http: httpx.Clien
 
 
 def sdxl_txt2img(model: dict[str, Any], seed: int) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    nodes: dict[str, dict[str, Any]] = {
-        "loader": {"type": "sdxl_model_loader", "model": identifier(model)},
-        "pos": {"type": "sdxl_compel_prompt", "prompt": "a cat", "style": "a cat"},
-        "neg": {"type": "sdxl_compel_prompt", "prompt": "", "style": ""},
-        "noise": {"type": "noise", "seed": seed, "width": 64, "height": 64},
-        "denoise": {"type": "denoise_latents", "steps": 3, "cfg_scale": 5.0, "scheduler": "euler", "denoising_start": 0.0, "denoising_end": 1.0},
-        "l2i": {"type": "l2i", "is_intermediate": False},
-    }
-    edges = [
-        edge("loader", "clip", "pos", "clip"),
-        edge("loader", "clip2", "pos", "clip2"),
-        edge("loader", "clip", "neg", "clip"),
-        edge("loader", "clip2", "neg", "clip2"),
-        edge("loader", "unet", "denoise", "unet"),
-        edge("pos", "conditioning", "denoise", "positive_conditioning"),
-        edge("neg", "conditioning", "denoise", "negative_conditioning"),
-        edge("noise", "noise", "denoise", "noise"),
-        edge("denoise", "latents", "l2i", "latents"),
-        edge("loader", "vae", "l2i", "vae"),
-    ]
-    return nodes, edges
+    graph = sdxl_txt2img_body(identifier(model), seed=seed, steps=3)["batch"]["graph"]
+    return graph["nodes"], graph["edges"]
 
 
 def test_sdxl_txt2img_makes_a_64x64_png(http: httpx.Client) -> None:
