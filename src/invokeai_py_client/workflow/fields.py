@@ -23,6 +23,7 @@ value through a `Resolver` the workflow handle provides; nothing here talks HTTP
 
 from __future__ import annotations
 
+import abc
 import copy
 import dataclasses
 import difflib
@@ -290,7 +291,7 @@ def _is_local_image(value: Any) -> bool:
 # -- numbers ------------------------------------------------------------------------------
 
 
-class _NumberField(InputField):
+class _NumberField(InputField, abc.ABC):
     _what: ClassVar[str] = "a number"
 
     @property
@@ -307,8 +308,9 @@ class _NumberField(InputField):
         bound = self.form_settings.get(key)
         return bound if isinstance(bound, (int, float)) and not isinstance(bound, bool) else None
 
+    @abc.abstractmethod
     def _convert(self, value: Any) -> int | float:
-        raise NotImplementedError
+        """The value as this field's number type; `_Problem` if it is not one."""
 
     def _check_one(self, value: Any, *, form: bool) -> Any:
         number = self._convert(value)
