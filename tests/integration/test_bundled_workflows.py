@@ -23,7 +23,7 @@ from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.handle import WorkflowHandle
 from invokeai_py_client.workflow.outputs import image_names_of
 from invokeai_py_client.workflows import BUNDLED_WORKFLOWS, bundled_workflow_path
-from invokeai_py_client.workflows._definitions import face_box, face_detected
+from invokeai_py_client.workflows.face import face_box, face_detected
 
 TIMEOUT = 120
 

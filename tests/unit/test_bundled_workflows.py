@@ -13,13 +13,8 @@ from invokeai_py_client.workflow.graph import build_graph
 from invokeai_py_client.workflow.model_sync import is_model_identifier
 from invokeai_py_client.workflow.schema import InputSpec, InvocationCatalog
 from invokeai_py_client.workflows import BUNDLED_WORKFLOWS, bundled_workflow_path
-from invokeai_py_client.workflows._definitions import (
-    build_all,
-    dumps,
-    face_box,
-    face_detected,
-    main,
-)
+from invokeai_py_client.workflows._definitions import build_all, dumps, main
+from invokeai_py_client.workflows.face import face_box, face_detected
 
 # (node id, field name, label) of each Form input, in order.
 EXPECTED_FORMS: dict[str, list[tuple[str, str, str]]] = {

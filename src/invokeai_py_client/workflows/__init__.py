@@ -10,7 +10,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["BUNDLED_WORKFLOWS", "bundled_workflow_path"]
+from .face import face_box, face_detected
+
+__all__ = ["BUNDLED_WORKFLOWS", "bundled_workflow_path", "face_box", "face_detected"]
 
 BUNDLED_WORKFLOWS = (
     "sdxl_base.json",
