@@ -25,12 +25,13 @@ from typing import Any
 from .._exceptions import InvokeAIError, JobError
 from ..client import InvokeAIClient
 from ..events import Event
+from ..jobs import Job
 from ..queue_models import QueueItem
 from ..workflow.definition import WorkflowDefinition
 from ..workflow.handle import WorkflowHandle
 from ..workflows import bundled_workflow_path
 
-__all__ = ["MultiStageRefiner", "StageBoards", "StageModels"]
+__all__ = ["MultiStageRefiner", "StageBoards", "StageJob", "StageModels", "first_image", "pick_seed"]
 
 log = logging.getLogger("invokeai_py_client.pipelines")
 
@@ -57,10 +58,12 @@ class StageModels:
     upscaler: str | None = None
 
 
-@dataclass
-class _Stage:
+@dataclass(frozen=True)
+class StageJob:
+    """A submitted stage run: the handle copy it used and its job."""
+
     handle: WorkflowHandle
-    image_inputs: tuple[int, ...] = ()
+    job: Job
 
 
 def pick_seed(seed: int | None) -> int:
@@ -114,13 +117,27 @@ class MultiStageRefiner:
         if self.models.refiner:
             self.refiner_wf.get_input_value("Model").value = self.models.refiner
 
-    def _run(self, handle: WorkflowHandle, values: Mapping[int | str, Any]) -> tuple[str, QueueItem]:
+    def _submit(self, handle: WorkflowHandle, values: Mapping[int | str, Any]) -> StageJob:
+        """Enqueue one stage run on a private copy of the stage's handle (no waiting)."""
         wf = handle.clone()
         for key, value in values.items():
             wf.get_input_value(key).value = value
-        job = wf.submit_sync()
-        item = job.wait(timeout=self.timeout, on_event=self.on_event)
-        return first_image(wf, item), item
+        return StageJob(wf, wf.submit_sync())
+
+    def _finish(self, stage: StageJob) -> tuple[str, QueueItem]:
+        """Wait for a stage run; its final image name and queue item (typed errors on failure)."""
+        item = stage.job.wait(timeout=self.timeout, on_event=self.on_event)
+        return first_image(stage.handle, item), item
+
+    def _run(self, handle: WorkflowHandle, values: Mapping[int | str, Any]) -> tuple[str, QueueItem]:
+        return self._finish(self._submit(handle, values))
+
+    def ensure_image_name(self, image: str | Path | Any) -> str:
+        """An image name on the server: names pass through; local files and PIL images are uploaded."""
+        if isinstance(image, str) and not Path(image).is_file():
+            return image
+        source = Path(image) if isinstance(image, str) else image
+        return self.client.image_repo.upload_image(source, is_intermediate=True).image_name
 
     def generate_base(
         self,
@@ -134,7 +151,20 @@ class MultiStageRefiner:
     ) -> tuple[str, QueueItem]:
         """Stage 1: txt2img. Returns (image name, finished queue item)."""
         log.info("stage 1: base generation")
-        return self._run(
+        return self._finish(self.submit_base(prompt, negative_prompt, seed, steps, cfg_scale, width, height))
+
+    def submit_base(
+        self,
+        prompt: str,
+        negative_prompt: str = "",
+        seed: int | None = None,
+        steps: int = 30,
+        cfg_scale: float = 7.0,
+        width: int = 1024,
+        height: int = 1024,
+    ) -> StageJob:
+        """Enqueue a base generation without waiting (see `generate_base`)."""
+        return self._submit(
             self.base_wf,
             {0: prompt, 1: negative_prompt, 2: pick_seed(seed), 3: steps, 4: cfg_scale,
              5: width, 6: height, 7: self.boards.base},
@@ -151,16 +181,30 @@ class MultiStageRefiner:
     ) -> tuple[str, QueueItem]:
         """Stage 2: img2img with the SDXL refiner at `refiner_strength` (0..1)."""
         log.info("stage 2: refinement (strength %.2f)", refiner_strength)
-        return self._run(
+        return self._finish(
+            self.submit_refine(base_image, prompt, negative_prompt, refiner_steps, refiner_strength, cfg_scale)
+        )
+
+    def submit_refine(
+        self,
+        base_image: str,
+        prompt: str,
+        negative_prompt: str = "",
+        refiner_steps: int = 15,
+        refiner_strength: float = 0.3,
+        cfg_scale: float = 7.0,
+    ) -> StageJob:
+        """Enqueue a refinement without waiting (see `refine_image`)."""
+        return self._submit(
             self.refiner_wf,
-            {0: base_image, 1: prompt, 2: negative_prompt, 3: refiner_steps,
+            {0: self.ensure_image_name(base_image), 1: prompt, 2: negative_prompt, 3: refiner_steps,
              4: refiner_strength, 5: cfg_scale, 6: self.boards.refined},
         )
 
     def upscale_image(self, image: str, scale: int = 2, model: str | None = None) -> tuple[str, QueueItem]:
         """Stage 3: upscale by an integer `scale` with a spandrel model (name or key)."""
         log.info("stage 3: upscaling x%d", scale)
-        values: dict[int | str, Any] = {0: image, 1: scale, 3: self.boards.upscaled}
+        values: dict[int | str, Any] = {0: self.ensure_image_name(image), 1: scale, 3: self.boards.upscaled}
         if model or self.models.upscaler:
             values[2] = model or self.models.upscaler
         return self._run(self.upscale_wf, values)
