@@ -25,6 +25,11 @@ log = logging.getLogger("invokeai_py_client.events")
 RETRY_CONNECT_AFTER = 15.0
 """After a failed connect, seconds before the next attempt (jobs poll meanwhile)."""
 
+SERVER_DISCONNECT = "server disconnect"
+"""The reason python-socketio (>= 5.12) gives when the server closed the session, e.g.
+a multi-user server dropping the sockets of a user whose tokens were revoked. The
+client does not reconnect by itself after that; the next `connect()` opens a new one."""
+
 
 class Listener:
     """Receives the events of some batches (a thread-safe queue)."""
@@ -62,14 +67,21 @@ class _HubCore:
         self._last_failure = 0.0
         self.connected = False
         self.reconnects = 0
+        self.server_disconnected = False
 
     @property
     def socketio_path(self) -> str:
         return f"{self.options.prefix}/ws/socket.io".lstrip("/")
 
     def _auth(self) -> dict[str, str] | None:
+        # Passed as a callable, so every (re)connect presents the current (renewed) token.
         token = self.credentials.token
         return {"token": token} if token else None
+
+    def _note_disconnect(self, reason: Any) -> None:
+        self.connected = False
+        self.server_disconnected = reason == SERVER_DISCONNECT
+        log.info("event socket disconnected (%s)", reason or "no reason given")
 
     def add(self, listener: Any) -> None:
         with self._lock:
@@ -138,9 +150,11 @@ class SyncEventHub(_HubCore):
         with self._connect_lock:
             if self._sio is not None and self._sio.connected:
                 return True
-            if self._sio is not None:
+            if self._sio is not None and not self.server_disconnected:
                 # The client is reconnecting by itself; don't stack a second one.
                 return False
+            self._sio = None  # none yet, or one the server disconnected (it does not return)
+            self.server_disconnected = False
             if not self.may_try_connect():
                 return False
             import socketio
@@ -156,7 +170,7 @@ class SyncEventHub(_HubCore):
                     self.options.origin,
                     socketio_path=self.socketio_path,
                     transports=["websocket"],
-                    auth=self._auth(),
+                    auth=self._auth,
                     headers=dict(self.options.headers),
                     wait_timeout=timeout,
                 )
@@ -186,9 +200,8 @@ class SyncEventHub(_HubCore):
             threading.Thread(target=self._subscribe_all, args=(self._sio,), daemon=True).start()
         self.connected = True
 
-    def _on_disconnect(self, *args: Any) -> None:
-        self.connected = False
-        log.info("event socket disconnected; it reconnects by itself")
+    def _on_disconnect(self, reason: Any = None) -> None:
+        self._note_disconnect(reason)
 
     def subscribe(self, queue_id: str) -> None:
         if queue_id in self.queue_ids:
@@ -235,8 +248,10 @@ class AsyncEventHub(_HubCore):
         async with self._connect_lock:
             if self._sio is not None and self._sio.connected:
                 return True
-            if self._sio is not None:
+            if self._sio is not None and not self.server_disconnected:
                 return False
+            self._sio = None  # none yet, or one the server disconnected (it does not return)
+            self.server_disconnected = False
             if not self.may_try_connect():
                 return False
             import socketio
@@ -252,7 +267,7 @@ class AsyncEventHub(_HubCore):
                     self.options.origin,
                     socketio_path=self.socketio_path,
                     transports=["websocket"],
-                    auth=self._auth(),
+                    auth=self._auth,
                     headers=dict(self.options.headers),
                     wait_timeout=timeout,
                 )
@@ -280,9 +295,8 @@ class AsyncEventHub(_HubCore):
             asyncio.get_running_loop().create_task(self._subscribe_all(self._sio))
         self.connected = True
 
-    async def _on_disconnect(self, *args: Any) -> None:
-        self.connected = False
-        log.info("event socket disconnected; it reconnects by itself")
+    async def _on_disconnect(self, reason: Any = None) -> None:
+        self._note_disconnect(reason)
 
     async def subscribe(self, queue_id: str) -> None:
         if queue_id in self.queue_ids:

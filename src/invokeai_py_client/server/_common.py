@@ -119,9 +119,12 @@ class ServerPaths:
         return self.instance_dir / "server.log"
 
 
-def invokeai_yaml(port: int) -> str:
-    """The `invokeai.yaml` of a CPU-only local server listening on 127.0.0.1:`port`."""
-    return (
+def invokeai_yaml(port: int, *, multiuser: bool = False) -> str:
+    """The `invokeai.yaml` of a CPU-only local server listening on 127.0.0.1:`port`.
+
+    `multiuser` turns on InvokeAI's user accounts (every API call then needs a token).
+    """
+    text = (
         "# Written by invokeai-py-client; rewritten on every start.\n"
         "schema_version: 4.0.3\n"
         "host: 127.0.0.1\n"
@@ -131,6 +134,7 @@ def invokeai_yaml(port: int) -> str:
         "device: cpu\n"
         "precision: float32\n"
     )
+    return text + "multiuser: true\n" if multiuser else text
 
 
 @dataclass(frozen=True)

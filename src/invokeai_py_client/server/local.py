@@ -100,6 +100,15 @@ def server_version(url: str, timeout: float = 2.0) -> str | None:
     return str(version) if version else None
 
 
+def multiuser_enabled(url: str, timeout: float = 5.0) -> bool | None:
+    """Whether the server at `url` runs in multi-user mode, or None if it does not say."""
+    try:
+        response = httpx.get(f"{url}/api/v1/auth/status", timeout=timeout)
+        return bool(response.json()["multiuser_enabled"]) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
 class LocalServer:
     """A local InvokeAI 6.14.2 server (CPU, 127.0.0.1) with the tiny test models.
 
@@ -110,6 +119,10 @@ class LocalServer:
 
     `instance` names a separate server (own root, port, state and log) sharing the
     home's venv and models; the default instance lives at the top of the home.
+
+    `multiuser=True` starts it with user accounts (`multiuser: true`): create the
+    first administrator with `POST /api/v1/auth/setup`, then log in. Installing
+    models needs an administrator's token there, so `up()` installs none.
     """
 
     def __init__(
@@ -117,11 +130,13 @@ class LocalServer:
         home: Path | str | None = None,
         *,
         instance: str = DEFAULT_INSTANCE,
+        multiuser: bool = False,
         progress: Progress | None = None,
         start_timeout: float = 120.0,
         stop_timeout: float = 30.0,
     ) -> None:
         self.paths = ServerPaths(Path(home).expanduser() if home is not None else default_home(), instance)
+        self.multiuser = multiuser
         self.progress: Progress = progress or NullProgress()
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -187,6 +202,12 @@ class LocalServer:
             if state is not None:
                 logger.info("server already running: pid %d at %s", state.pid, state.url)
                 url = state.url
+                if multiuser_enabled(url) not in (self.multiuser, None):
+                    raise LocalServerError(
+                        "start",
+                        f"the server at {url} runs {'without' if self.multiuser else 'in'} multi-user mode",
+                        "run `invokeai-py server down` for this instance, then start it again.",
+                    )
             else:
                 stale = read_state(self.paths.state_file)
                 if stale is not None and is_invokeai_web(stale.pid):
@@ -198,7 +219,7 @@ class LocalServer:
                 remove_state(self.paths.state_file)
                 self.provision()
                 url = self._start()
-            if install_models:
+            if install_models and not self.multiuser:
                 self.install_tiny_models(url)
         return url
 
@@ -216,7 +237,7 @@ class LocalServer:
         paths = self.paths
         paths.root.mkdir(parents=True, exist_ok=True)
         port = pick_free_port(DEFAULT_PORT)
-        (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port), encoding="utf-8")
+        (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port, multiuser=self.multiuser), encoding="utf-8")
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("INVOKEAI_PORT", None)
         env.pop("INVOKEAI_HOST", None)
