@@ -1,23 +1,29 @@
-"""Resource operations written once, run by a sync or an async driver.
+"""Operations written once, run by a sync or an async driver.
 
-An operation is a generator that yields `Call`s and receives each call's decoded
-answer (or has the call's exception thrown into it); its return value is the
-operation's result. `run_sync` and `run_async` only execute calls, so the sync and
-async clients differ in nothing but `await`.
+An operation is a generator that yields steps and receives each step's result (or
+has the step's `InvokeAIError` thrown into it); its return value is the operation's
+result. Steps are `Call` (one HTTP request, answered decoded), `Pause` (sleep), or a
+`CustomStep` (anything else that needs I/O, such as streaming a download to a file
+or waiting for the next socket event). `run_sync` and `run_async` only execute steps,
+so the sync and async clients differ in nothing but `await`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import httpx
 
 from ._exceptions import InvokeAIError
-from ._transport import AsyncTransport, SyncTransport
 
-__all__ = ["Call", "Flow", "run_async", "run_sync", "single"]
+if TYPE_CHECKING:
+    from .client import AsyncInvokeAIClient, InvokeAIClient
+
+__all__ = ["Call", "CustomStep", "Flow", "Pause", "backoff", "run_async", "run_sync", "single"]
 
 T = TypeVar("T")
 
@@ -37,12 +43,36 @@ class Call:
     timeout: float | None = None
 
 
-Flow = Generator[Call, Any, T]
+@dataclass(frozen=True)
+class Pause:
+    """Sleep this many seconds, then continue."""
+
+    seconds: float
+
+
+class CustomStep(Protocol):
+    """A step with its own sync and async way of running (e.g. a streamed download)."""
+
+    def run_sync(self, client: InvokeAIClient) -> Any: ...
+
+    def run_async(self, client: AsyncInvokeAIClient) -> Awaitable[Any]: ...
+
+
+Step = Call | Pause | CustomStep
+Flow = Generator[Step, Any, T]
 
 
 def single(call: Call) -> Flow[Any]:
     """An operation of exactly one call, answering that call's decoded result."""
     return (yield call)
+
+
+def backoff(first: float = 0.05, cap: float = 1.0, factor: float = 1.6) -> Iterator[float]:
+    """Poll intervals: `first`, growing by `factor` up to `cap`, forever."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * factor, cap)
 
 
 def _kwargs(call: Call) -> dict[str, Any]:
@@ -68,34 +98,46 @@ def _decode(call: Call, response: httpx.Response) -> Any:
         raise InvokeAIError(f"{call.method} {call.path}: the server's JSON is malformed ({exc})") from exc
 
 
-def run_sync(transport: SyncTransport, flow: Flow[T]) -> T:
+def run_sync(client: InvokeAIClient, flow: Flow[T]) -> T:
     """Run an operation with blocking I/O."""
+    answer: Any = None
+    error: InvokeAIError | None = None
     try:
-        call = next(flow)
         while True:
+            step = flow.throw(error) if error is not None else flow.send(answer)
+            answer, error = None, None
             try:
-                answer = _decode(call, transport.send(call.method, call.path, **_kwargs(call)))
+                if isinstance(step, Call):
+                    answer = _decode(step, client._transport.send(step.method, step.path, **_kwargs(step)))
+                elif isinstance(step, Pause):
+                    time.sleep(max(step.seconds, 0.0))
+                else:
+                    answer = step.run_sync(client)
             except InvokeAIError as exc:
-                call = flow.throw(exc)
-            else:
-                call = flow.send(answer)
+                error = exc
     except StopIteration as done:
         result: T = done.value
         return result
 
 
-async def run_async(transport: AsyncTransport, flow: Flow[T]) -> T:
+async def run_async(client: AsyncInvokeAIClient, flow: Flow[T]) -> T:
     """Run an operation with non-blocking I/O."""
+    answer: Any = None
+    error: InvokeAIError | None = None
     try:
-        call = next(flow)
         while True:
+            step = flow.throw(error) if error is not None else flow.send(answer)
+            answer, error = None, None
             try:
-                response = await transport.send(call.method, call.path, **_kwargs(call))
-                answer = _decode(call, response)
+                if isinstance(step, Call):
+                    response = await client._transport.send(step.method, step.path, **_kwargs(step))
+                    answer = _decode(step, response)
+                elif isinstance(step, Pause):
+                    await asyncio.sleep(max(step.seconds, 0.0))
+                else:
+                    answer = await step.run_async(client)
             except InvokeAIError as exc:
-                call = flow.throw(exc)
-            else:
-                call = flow.send(answer)
+                error = exc
     except StopIteration as done:
         result: T = done.value
         return result

@@ -38,7 +38,6 @@ from .images import (
     star_flow,
     upload_flow,
 )
-from .queue import drive_async, drive_sync
 from .queue_models import ServerModel
 
 if TYPE_CHECKING:
@@ -370,7 +369,7 @@ class BoardHandle(_HandleBase):
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
     ) -> Path:
         """Stream the image to the file `dest` in chunks."""
-        return drive_sync(self._client, download_to_flow(image_name, dest, full_resolution))
+        return self._client._run(download_to_flow(image_name, dest, full_resolution))
 
     def star_image(self, image_name: str) -> bool:
         return bool(self._client._run(star_flow([image_name], True)))
@@ -450,7 +449,7 @@ class AsyncBoardHandle(_HandleBase):
     async def download_to(
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
     ) -> Path:
-        return await drive_async(self._client, download_to_flow(image_name, dest, full_resolution))
+        return await self._client._run(download_to_flow(image_name, dest, full_resolution))
 
     async def star_image(self, image_name: str) -> bool:
         return bool(await self._client._run(star_flow([image_name], True)))

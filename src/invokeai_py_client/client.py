@@ -145,7 +145,7 @@ class InvokeAIClient(_ClientBase):
     # -- plumbing --------------------------------------------------------------------
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(self._transport, flow)
+        return run_sync(self, flow)
 
     def request(
         self,
@@ -264,7 +264,7 @@ class AsyncInvokeAIClient(_ClientBase):
         return cls(url, **kwargs)
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(self._transport, flow)
+        return await run_async(self, flow)
 
     async def request(
         self,

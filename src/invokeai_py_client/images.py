@@ -26,8 +26,7 @@ import httpx
 from pydantic import Field
 
 from ._exceptions import APIConnectionError, InvokeAIError, NotFoundError
-from ._flow import Call, Flow
-from .queue import Pause, PollFlow, backoff, drive_async, drive_sync
+from ._flow import Call, Flow, Pause, backoff
 from .queue_models import ServerModel
 
 if TYPE_CHECKING:
@@ -282,7 +281,7 @@ def download_flow(image_name: str, full_resolution: bool = True) -> Flow[bytes]:
     return answer
 
 
-def download_to_flow(image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True) -> PollFlow[Path]:
+def download_to_flow(image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True) -> Flow[Path]:
     """Stream the image file to `dest` in chunks (never held whole in memory)."""
     path: Path = yield Download(_image_path(image_name, full_resolution), Path(dest))
     return path
@@ -420,7 +419,7 @@ def start_bulk_download_flow(
 
 def fetch_bulk_download_flow(
     name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
-) -> PollFlow[Path]:
+) -> Flow[Path]:
     """Poll for the zip `name` until the server has it, then stream it to `dest`.
 
     The server deletes a zip once it has been served and writes it in place, so
@@ -450,7 +449,7 @@ def bulk_download_flow(
     board_id: str | None = None,
     timeout: float | None = 60.0,
     attempts: int = 3,
-) -> PollFlow[Path]:
+) -> Flow[Path]:
     """Zip images on the server and save the zip to `dest` (restarting a truncated one)."""
     for attempt in range(attempts):
         name = yield from start_bulk_download_flow(image_names, board_id)
@@ -521,7 +520,7 @@ class ImageRepository:
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
     ) -> Path:
         """Stream the image file to `dest` without holding it in memory."""
-        return drive_sync(self._client, download_to_flow(image_name, dest, full_resolution))
+        return self._client._run(download_to_flow(image_name, dest, full_resolution))
 
     def delete_image(self, image_name: str) -> DeleteImagesResult:
         return self._client._run(delete_image_flow(image_name))
@@ -562,7 +561,7 @@ class ImageRepository:
         self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
     ) -> Path:
         """Wait for the zip `name` and stream it to `dest` (the server then deletes it)."""
-        return drive_sync(self._client, fetch_bulk_download_flow(name, dest, timeout))
+        return self._client._run(fetch_bulk_download_flow(name, dest, timeout))
 
     def bulk_download(
         self,
@@ -572,7 +571,7 @@ class ImageRepository:
         timeout: float | None = 60.0,
     ) -> Path:
         """Zip images (a list, or a whole board) on the server and save the zip to `dest`."""
-        return drive_sync(self._client, bulk_download_flow(dest, image_names, board_id, timeout))
+        return self._client._run(bulk_download_flow(dest, image_names, board_id, timeout))
 
 
 class AsyncImageRepository:
@@ -621,7 +620,7 @@ class AsyncImageRepository:
     async def download_to(
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
     ) -> Path:
-        return await drive_async(self._client, download_to_flow(image_name, dest, full_resolution))
+        return await self._client._run(download_to_flow(image_name, dest, full_resolution))
 
     async def delete_image(self, image_name: str) -> DeleteImagesResult:
         return await self._client._run(delete_image_flow(image_name))
@@ -655,7 +654,7 @@ class AsyncImageRepository:
     async def fetch_bulk_download(
         self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
     ) -> Path:
-        return await drive_async(self._client, fetch_bulk_download_flow(name, dest, timeout))
+        return await self._client._run(fetch_bulk_download_flow(name, dest, timeout))
 
     async def bulk_download(
         self,
@@ -664,4 +663,4 @@ class AsyncImageRepository:
         board_id: str | None = None,
         timeout: float | None = 60.0,
     ) -> Path:
-        return await drive_async(self._client, bulk_download_flow(dest, image_names, board_id, timeout))
+        return await self._client._run(bulk_download_flow(dest, image_names, board_id, timeout))

@@ -14,12 +14,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import JobCanceledError, JobFailedError, JobTimeoutError
-from ._flow import Call, single
+from ._flow import Call, Flow, Pause, backoff
 from .events import Event, QueueItemStatusChangedEvent
 from .queue import (
     batch_item_ids_flow,
@@ -53,20 +53,42 @@ QUIET_POLL = 1.0
 
 @dataclass(frozen=True)
 class _NextEvent:
+    """The next event of a listener, or None after `timeout` seconds."""
+
+    listener: Any
     timeout: float
 
+    def run_sync(self, client: InvokeAIClient) -> Event | None:
+        try:
+            event: Event = self.listener.queue.get(timeout=max(self.timeout, 0.0))
+        except queue.Empty:
+            return None
+        return event
 
-@dataclass(frozen=True)
-class _Pause:
-    seconds: float
+    async def run_async(self, client: AsyncInvokeAIClient) -> Event | None:
+        try:
+            event: Event = await asyncio.wait_for(self.listener.queue.get(), max(self.timeout, 0.0))
+        except TimeoutError:
+            return None
+        return event
 
 
 @dataclass(frozen=True)
 class _Emit:
+    """Hand an event to the caller's sink (a callback, sync or async)."""
+
     event: Event
+    sink: Callable[[Event], Any] | None
 
+    def run_sync(self, client: InvokeAIClient) -> None:
+        if self.sink is not None:
+            self.sink(self.event)
 
-_Step = Call | _NextEvent | _Pause | _Emit
+    async def run_async(self, client: AsyncInvokeAIClient) -> None:
+        if self.sink is not None:
+            result = self.sink(self.event)
+            if asyncio.iscoroutine(result):
+                await result
 
 
 @dataclass
@@ -79,16 +101,22 @@ def _follow_flow(
     queue_id: str,
     item_ids: Sequence[int],
     *,
-    events: bool,
+    listener: Any,
+    sink: Callable[[Event], Any] | None,
     known: Mapping[int, str],
     timeout: float | None,
     clock: Callable[[], float] = time.monotonic,
-) -> Generator[_Step, Any, _Outcome]:
-    """Follow items until all are terminal or `timeout` passes; return them in full."""
+) -> Flow[_Outcome]:
+    """Follow items until all are terminal or `timeout` passes; return them in full.
+
+    With a `listener` (the client's socket), react to its events and poll only when
+    they go quiet; without one, poll light summaries with backoff.
+    """
+    events = listener is not None
     ids = set(item_ids)
     status: dict[int, str | None] = {i: known.get(i) for i in item_ids}
     deadline = None if timeout is None else clock() + timeout
-    interval = POLL_FIRST
+    intervals = backoff(POLL_FIRST, POLL_MAX)
     polled_once = False
 
     def done() -> bool:
@@ -104,10 +132,10 @@ def _follow_flow(
             return _Outcome([QueueItem.model_validate({"queue_id": queue_id, **s}) for s in summaries], True)
         if events and polled_once:
             wait = QUIET_POLL if remaining is None else min(QUIET_POLL, remaining)
-            event: Event | None = yield _NextEvent(wait)
+            event: Event | None = yield _NextEvent(listener, wait)
             if event is not None:
                 if event.item_id is None or event.item_id in ids or event.name == "queue_cleared":
-                    yield _Emit(event)
+                    yield _Emit(event, sink)
                 if isinstance(event, QueueItemStatusChangedEvent) and event.item_id in ids:
                     status[event.item_id] = event.status
                     continue
@@ -115,9 +143,8 @@ def _follow_flow(
                     continue
                 # Those carry no per-item status: poll.
         elif polled_once:
-            pause = interval if remaining is None else min(interval, remaining)
-            yield _Pause(pause)
-            interval = min(interval * 1.6, POLL_MAX)
+            interval = next(intervals)
+            yield Pause(interval if remaining is None else min(interval, remaining))
         # Poll (first pass, when events went quiet, or without a socket).
         summaries = yield from item_summaries_flow(queue_id, list(item_ids))
         polled_once = True
@@ -134,7 +161,8 @@ def _follow_flow(
                             status=s.status,
                             origin=s.origin,
                             destination=s.destination,
-                        )
+                        ),
+                        sink,
                     )
     items = yield from items_by_ids_flow(queue_id, list(item_ids))
     return _Outcome(items, False)
@@ -181,41 +209,17 @@ class _SyncFollower:
         self, item_ids: Sequence[int], timeout: float | None, sink: Callable[[Event], None] | None
     ) -> _Outcome:
         hub = self.client._events if self.client._use_events else None
-        listener = None
-        if hub is not None and hub.connect():
-            listener = hub.listen(self.batch_ids)
+        listener = hub.listen(self.batch_ids) if hub is not None and hub.connect() else None
         try:
-            flow = _follow_flow(
-                self.queue_id, item_ids, events=listener is not None,
-                known=_known_statuses(hub, item_ids), timeout=timeout,
+            return self.client._run(
+                _follow_flow(
+                    self.queue_id, item_ids, listener=listener, sink=sink,
+                    known=_known_statuses(hub, item_ids), timeout=timeout,
+                )
             )
-            return self._drive(flow, listener, sink)
         finally:
             if hub is not None and listener is not None:
                 hub.remove(listener)
-
-    def _drive(
-        self, flow: Generator[_Step, Any, _Outcome], listener: Any, sink: Callable[[Event], None] | None
-    ) -> _Outcome:
-        answer: Any = None
-        try:
-            while True:
-                step = flow.send(answer)
-                answer = None
-                if isinstance(step, Call):
-                    answer = self.client._run(single(step))
-                elif isinstance(step, _NextEvent):
-                    try:
-                        answer = listener.queue.get(timeout=max(step.timeout, 0.0))
-                    except queue.Empty:
-                        answer = None
-                elif isinstance(step, _Pause):
-                    time.sleep(step.seconds)
-                elif sink is not None:
-                    sink(step.event)
-        except StopIteration as done:
-            outcome: _Outcome = done.value
-            return outcome
 
 
 class JobBatch:
@@ -441,36 +445,14 @@ class _AsyncFollower:
         self, item_ids: Sequence[int], timeout: float | None, sink: Callable[[Event], Any] | None
     ) -> _Outcome:
         hub = self.client._events if self.client._use_events else None
-        listener = None
-        if hub is not None and await hub.connect():
-            listener = hub.listen(self.batch_ids)
+        listener = hub.listen(self.batch_ids) if hub is not None and await hub.connect() else None
         try:
-            flow = _follow_flow(
-                self.queue_id, item_ids, events=listener is not None,
-                known=_known_statuses(hub, item_ids), timeout=timeout,
+            return await self.client._run(
+                _follow_flow(
+                    self.queue_id, item_ids, listener=listener, sink=sink,
+                    known=_known_statuses(hub, item_ids), timeout=timeout,
+                )
             )
-            answer: Any = None
-            try:
-                while True:
-                    step = flow.send(answer)
-                    answer = None
-                    if isinstance(step, Call):
-                        answer = await self.client._run(single(step))
-                    elif isinstance(step, _NextEvent):
-                        assert listener is not None
-                        try:
-                            answer = await asyncio.wait_for(listener.queue.get(), max(step.timeout, 0.0))
-                        except TimeoutError:
-                            answer = None
-                    elif isinstance(step, _Pause):
-                        await asyncio.sleep(step.seconds)
-                    elif sink is not None:
-                        result = sink(step.event)
-                        if asyncio.iscoroutine(result):
-                            await result
-            except StopIteration as done:
-                outcome: _Outcome = done.value
-                return outcome
         finally:
             if hub is not None and listener is not None:
                 hub.remove(listener)

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ._exceptions import ConflictError, InternalServerError, InvokeAIError, NotFoundError
-from ._flow import Call, Flow
-from .queue import Pause, PollFlow, backoff, drive_async, drive_sync
+from ._flow import Call, Flow, Pause, backoff
 from .queue_models import ServerModel
 
 if TYPE_CHECKING:
@@ -251,7 +250,7 @@ def wait_install_flow(
     job_id: int,
     timeout: float | None,
     on_progress: Callable[[ModelInstallStatus], None] | None = None,
-) -> PollFlow[ModelRecord]:
+) -> Flow[ModelRecord]:
     """Poll an install until it ends; answers the installed record or raises why not."""
     deadline = None if timeout is None else time.monotonic() + timeout
     last: tuple[str, int] | None = None
@@ -361,7 +360,7 @@ class ModelInstallJob(_InstallJobBase):
             if on_progress is not None:
                 on_progress(status)
 
-        return drive_sync(self._client, wait_install_flow(self.id, timeout, seen))
+        return self._client._run(wait_install_flow(self.id, timeout, seen))
 
     def cancel(self) -> None:
         self._client._run(cancel_install_flow(self.id))
@@ -388,7 +387,7 @@ class AsyncModelInstallJob(_InstallJobBase):
             if on_progress is not None:
                 on_progress(status)
 
-        return await drive_async(self._client, wait_install_flow(self.id, timeout, seen))
+        return await self._client._run(wait_install_flow(self.id, timeout, seen))
 
     async def cancel(self) -> None:
         await self._client._run(cancel_install_flow(self.id))

@@ -6,13 +6,11 @@ Operations are written once as flows (see `_flow.py`); `QueueRepository` and
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -23,7 +21,7 @@ from ._exceptions import (
     InvokeAIError,
     JobTimeoutError,
 )
-from ._flow import Call, Flow, single
+from ._flow import Call, Flow, Pause, backoff
 from .queue_models import (
     BatchStatus,
     EnqueueBatchResult,
@@ -190,82 +188,6 @@ def cancel_batches_flow(queue_id: str, batch_ids: Iterable[str]) -> Flow[int]:
     return int((answer or {}).get("canceled", 0))
 
 
-# --- polling: flows that also pause ------------------------------------------------
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Pause:
-    """A step of a polling flow: sleep this many seconds, then continue."""
-
-    seconds: float
-
-
-class CustomStep(Protocol):
-    """A step a polling flow may yield besides `Call` and `Pause` (e.g. a streamed download)."""
-
-    def run_sync(self, client: InvokeAIClient) -> Any: ...
-
-    def run_async(self, client: AsyncInvokeAIClient) -> Awaitable[Any]: ...
-
-
-PollFlow = Generator["Call | Pause | CustomStep", Any, T]
-"""A flow that may also pause or run a custom step; driven by `drive_sync`/`drive_async`."""
-
-
-def drive_sync(client: InvokeAIClient, flow: PollFlow[T]) -> T:
-    """Run a polling flow with blocking I/O and `time.sleep`."""
-    answer: Any = None
-    error: InvokeAIError | None = None
-    try:
-        while True:
-            step = flow.throw(error) if error is not None else flow.send(answer)
-            answer, error = None, None
-            try:
-                if isinstance(step, Pause):
-                    time.sleep(max(step.seconds, 0.0))
-                elif isinstance(step, Call):
-                    answer = client._run(single(step))
-                else:
-                    answer = step.run_sync(client)
-            except InvokeAIError as exc:
-                error = exc
-    except StopIteration as done:
-        result: T = done.value
-        return result
-
-
-async def drive_async(client: AsyncInvokeAIClient, flow: PollFlow[T]) -> T:
-    """Run a polling flow with non-blocking I/O and `asyncio.sleep`."""
-    answer: Any = None
-    error: InvokeAIError | None = None
-    try:
-        while True:
-            step = flow.throw(error) if error is not None else flow.send(answer)
-            answer, error = None, None
-            try:
-                if isinstance(step, Pause):
-                    await asyncio.sleep(max(step.seconds, 0.0))
-                elif isinstance(step, Call):
-                    answer = await client._run(single(step))
-                else:
-                    answer = await step.run_async(client)
-            except InvokeAIError as exc:
-                error = exc
-    except StopIteration as done:
-        result: T = done.value
-        return result
-
-
-def backoff(first: float = 0.05, cap: float = 1.0, factor: float = 1.6) -> Generator[float, None, None]:
-    """Poll intervals: `first`, growing by `factor` up to `cap`, forever."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * factor, cap)
-
-
 # --- queue and processor status ----------------------------------------------------
 
 
@@ -372,7 +294,7 @@ def counts_by_destination_flow(queue_id: str, destination: str) -> Flow[Destinat
 
 def wait_until_idle_flow(
     queue_id: str, timeout: float | None, max_interval: float = 1.0
-) -> PollFlow[QueueAndProcessorStatus]:
+) -> Flow[QueueAndProcessorStatus]:
     """Poll the queue status with backoff until nothing is pending or running."""
     deadline = None if timeout is None else time.monotonic() + timeout
     for delay in backoff(cap=max_interval):
@@ -480,7 +402,7 @@ class QueueRepository:
 
     def wait_until_idle(self, timeout: float | None = None) -> QueueAndProcessorStatus:
         """Block until nothing is pending or running; JobTimeoutError after `timeout` s."""
-        return drive_sync(self._client, wait_until_idle_flow(self.queue_id, timeout))
+        return self._client._run(wait_until_idle_flow(self.queue_id, timeout))
 
 
 class AsyncQueueRepository:
@@ -559,4 +481,4 @@ class AsyncQueueRepository:
         return await self._client._run(counts_by_destination_flow(self.queue_id, destination))
 
     async def wait_until_idle(self, timeout: float | None = None) -> QueueAndProcessorStatus:
-        return await drive_async(self._client, wait_until_idle_flow(self.queue_id, timeout))
+        return await self._client._run(wait_until_idle_flow(self.queue_id, timeout))

@@ -15,9 +15,12 @@ from invokeai_py_client import (
     JobTimeoutError,
     QueueItemStatusChangedEvent,
 )
-from invokeai_py_client._flow import Call
+from invokeai_py_client._flow import Call, Pause
 from invokeai_py_client.events import EventRouter, parse_event
-from invokeai_py_client.jobs import Job, _Emit, _follow_flow, _NextEvent, _Pause
+from invokeai_py_client.jobs import Job, _Emit, _follow_flow, _NextEvent
+
+SOCKET = object()
+"""Stands for a socket listener: the test feeds the events itself."""
 
 
 def status_event(item_id: int, status: str, seq: int, batch_id: str = "b1") -> QueueItemStatusChangedEvent:
@@ -45,7 +48,7 @@ def drive(flow: Any, events: list[Any], answers: dict[str, Any]) -> tuple[Any, l
             elif isinstance(step, _Emit):
                 emitted.append(step.event)
             else:
-                assert isinstance(step, _Pause)
+                assert isinstance(step, Pause)
     except StopIteration as done:
         return done.value, emitted, calls
 
@@ -55,7 +58,7 @@ def full_item(item_id: int, status: str) -> dict[str, Any]:
 
 
 def test_events_drive_completion_with_one_initial_poll() -> None:
-    flow = _follow_flow("default", [5], events=True, known={}, timeout=None)
+    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
     events = [status_event(5, "in_progress", 1), status_event(5, "completed", 2)]
     answers = {
         "item_summaries_by_ids": [{"item_id": 5, "status": "pending", "batch_id": "b1"}],
@@ -69,7 +72,7 @@ def test_events_drive_completion_with_one_initial_poll() -> None:
 
 
 def test_events_of_other_items_are_not_emitted() -> None:
-    flow = _follow_flow("default", [5], events=True, known={}, timeout=None)
+    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
     events = [status_event(6, "completed", 1), status_event(5, "completed", 1)]
     answers = {
         "item_summaries_by_ids": [{"item_id": 5, "status": "pending", "batch_id": "b1"}],
@@ -85,14 +88,14 @@ def test_quiet_socket_falls_back_to_polling() -> None:
     def summaries(call: Call) -> list[dict[str, Any]]:
         return [{"item_id": 5, "status": next(polls), "batch_id": "b1"}]
 
-    flow = _follow_flow("default", [5], events=True, known={}, timeout=None)
+    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
     outcome, _, calls = drive(flow, [], {"item_summaries_by_ids": summaries, "items_by_ids": [full_item(5, "completed")]})
     assert calls.count("item_summaries_by_ids") == 3
     assert outcome.items[0].status == "completed"
 
 
 def test_already_terminal_items_need_no_polling() -> None:
-    flow = _follow_flow("default", [5], events=True, known={5: "completed"}, timeout=None)
+    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={5: "completed"}, timeout=None)
     _, _, calls = drive(flow, [], {"items_by_ids": [full_item(5, "completed")]})
     assert calls == ["items_by_ids"]
 
@@ -104,7 +107,7 @@ def test_timeout_returns_summaries_marked_timed_out() -> None:
         now[0] += 10.0
         return now[0]
 
-    flow = _follow_flow("default", [5], events=False, known={}, timeout=15.0, clock=clock)
+    flow = _follow_flow("default", [5], listener=None, sink=None, known={}, timeout=15.0, clock=clock)
     answers = {"item_summaries_by_ids": [{"item_id": 5, "status": "in_progress", "batch_id": "b1"}]}
     outcome, _, _ = drive(flow, [], answers)
     assert outcome.timed_out and outcome.items[0].status == "in_progress"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import InvokeAIError, ValidationError
 from ..jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
 from ..queue_models import QueueItem
+from .batch_nodes import require_one_item
 from .definition import WorkflowDefinition
 from .fields import InputField, make_field
 from .form import form_inputs
@@ -342,6 +343,7 @@ class WorkflowHandle(_HandleCore):
 
     def submit_sync(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> Job:
         """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
+        require_one_item(self._definition, instead="submit_batch_sync()")
         batch = self.submit_batch_sync(prepend=prepend, origin=origin, destination=destination)
         if len(batch) != 1:
             raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
@@ -408,6 +410,7 @@ class AsyncWorkflowHandle(_HandleCore):
         return changes
 
     async def submit(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> AsyncJob:
+        require_one_item(self._definition, instead="submit_batch()")
         batch = await self.submit_batch(prepend=prepend, origin=origin, destination=destination)
         if len(batch) != 1:
             raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")

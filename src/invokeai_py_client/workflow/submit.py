@@ -22,6 +22,7 @@ from typing import Any
 
 from .._exceptions import ValidationError
 from .._flow import Call, Flow
+from .batch_nodes import batch_data_from_nodes, check_inputs_against_batch_nodes
 from .definition import WorkflowDefinition
 from .fields import InputField
 from .graph import build_batch, build_graph
@@ -191,6 +192,8 @@ def prepare_flow(
     `upload_cache` maps the sha256 of uploaded bytes to image names (kept per client),
     so the same local image is uploaded once.
     """
+    node_data = batch_data_from_nodes(definition)
+    check_inputs_against_batch_nodes(node_data, snapshot.fields)
     pre = yield from _prefetch_flow(snapshot, uploads, create_boards, upload_cache)
     fixed: dict[Key, Any] = dict(snapshot.overrides)
     server_sweeps: dict[Key, list[Any]] = {}
@@ -212,7 +215,7 @@ def prepare_flow(
     bad_zip = [g for g in snapshot.zip_groups if not all(k in server_sweeps for k in g)]
     if bad_zip:
         raise ValidationError(f"zip groups {bad_zip} contain inputs the server cannot sweep (models, booleans, boards)")
-    data = _batch_data(server_sweeps, snapshot.zip_groups)
+    data = node_data + _batch_data(server_sweeps, snapshot.zip_groups)
     split_keys = list(split_sweeps)
     bodies = []
     for combo in itertools.product(*(split_sweeps[k] for k in split_keys)):
