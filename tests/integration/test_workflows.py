@@ -199,3 +199,13 @@ def test_board_name_is_resolved_and_unknown_one_refused_when_creation_is_off(ser
                 wf.submit_sync()
         finally:
             client.board_repo.delete_board(board.board_id, delete_images=True)
+
+
+def test_submit_sync_refuses_a_sweep_before_enqueueing(server_url: str) -> None:
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(txt2img_workflow())
+        wf.get_input_value("Seed").values = [1, 2]
+        before = client.queue_repo.get_status().queue.total
+        with pytest.raises(ValidationError, match=r"inputs 1 'Seed' hold several values.*submit_batch_sync\(\)"):
+            wf.submit_sync()
+        assert client.queue_repo.get_status().queue.total == before

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "batch_data_from_nodes",
+    "batch_fed_inputs",
     "batch_node_items",
     "check_inputs_against_batch_nodes",
     "generator_items",
@@ -230,6 +231,11 @@ def check_inputs_against_batch_nodes(node_data: BatchData, fields: Mapping[Key, 
     ]
     if clashes:
         raise ValidationError("inputs fed by a batch node cannot be set", clashes)
+
+
+def batch_fed_inputs(defn: WorkflowDefinition) -> set[tuple[str, str]]:
+    """The ``(node_id, field_name)`` inputs that batch nodes feed (their own value is unused)."""
+    return {(d["node_path"], d["field_name"]) for group in batch_data_from_nodes(defn) for d in group}
 
 
 def require_one_item(defn: WorkflowDefinition, *, instead: str) -> None:

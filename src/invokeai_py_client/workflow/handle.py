@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import InvokeAIError, ValidationError
 from ..jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
 from ..queue_models import QueueItem
-from .batch_nodes import require_one_item
+from .batch_nodes import batch_fed_inputs, require_one_item
 from .definition import WorkflowDefinition
 from .fields import InputField, make_field
 from .form import form_inputs
@@ -258,7 +258,7 @@ class _HandleCore:
         if runs < 1:
             raise ValidationError(f"runs must be >= 1, got {runs}")
         problems: list[str] = []
-        edge_fed = self._definition.edge_fed_inputs()
+        edge_fed = self._definition.edge_fed_inputs() | batch_fed_inputs(self._definition)
         fields: dict[tuple[str, str], InputField] = {}
         for inp in self._inputs:
             key = (inp.node_id, inp.field_name)
@@ -279,6 +279,16 @@ class _HandleCore:
             raise ValidationError(f"workflow {self.name!r} cannot be submitted", problems)
         overrides = {k: copy.deepcopy(v) for k, v in self._model_overrides.items() if k not in fields}
         return Snapshot(fields=fields, overrides=overrides, zip_groups=groups, runs=runs)
+
+    def _require_single_run(self, instead: str) -> None:
+        """Refuse, before anything is sent, a single submission that would make several items."""
+        require_one_item(self._definition, instead=instead)
+        swept = [f"{i.input_index} {i.label!r}" for i in self._inputs if i.field.sweep_values is not None
+                 and len(i.field.sweep_values) > 1]
+        if swept:
+            raise ValidationError(
+                f"inputs {', '.join(swept)} hold several values (a sweep); submit it with {instead}"
+            )
 
     def map_outputs_to_images(self, result: Any) -> list[dict[str, Any]]:
         """Which nodes produced which images: node_id, node_type, label, input_index,
@@ -343,7 +353,7 @@ class WorkflowHandle(_HandleCore):
 
     def submit_sync(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> Job:
         """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
-        require_one_item(self._definition, instead="submit_batch_sync()")
+        self._require_single_run("submit_batch_sync()")
         batch = self.submit_batch_sync(prepend=prepend, origin=origin, destination=destination)
         if len(batch) != 1:
             raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
@@ -410,7 +420,7 @@ class AsyncWorkflowHandle(_HandleCore):
         return changes
 
     async def submit(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> AsyncJob:
-        require_one_item(self._definition, instead="submit_batch()")
+        self._require_single_run("submit_batch()")
         batch = await self.submit_batch(prepend=prepend, origin=origin, destination=destination)
         if len(batch) != 1:
             raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
