@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .images import AsyncImageRepository, ImageRepository
     from .models import AsyncModelRepository, ModelRepository
     from .workflow.repo import AsyncWorkflowRepository, WorkflowRepository
+    from .workflow.schema import InvocationCatalog
 
 __all__ = ["DEFAULT_URL", "AsyncInvokeAIClient", "InvokeAIClient"]
 
@@ -132,6 +134,9 @@ class InvokeAIClient(_ClientBase):
         self._use_events = use_events
         self._events = SyncEventHub(self.options, self.credentials)
         self.queue_id = queue_id
+        self._catalog: InvocationCatalog | None = None
+        self._catalog_lock = threading.Lock()
+        self._upload_cache: dict[str, str] = {}
         if email is not None or password is not None:
             if not (email and password):
                 raise ValueError("give both email and password to log in")
@@ -182,6 +187,18 @@ class InvokeAIClient(_ClientBase):
     def server_version(self) -> str:
         """The server's InvokeAI version, e.g. '6.14.2'."""
         return self._run(_version_flow())
+
+    def invocation_catalog(self, *, refresh: bool = False) -> InvocationCatalog:
+        """The server's node types and input specs (its /openapi.json, fetched once per client).
+
+        Falls back to the snapshot the package ships when the schema cannot be had.
+        """
+        with self._catalog_lock:
+            if self._catalog is None or refresh:
+                from .workflow.schema import catalog_flow
+
+                self._catalog = self._run(catalog_flow())
+            return self._catalog
 
     def health_check(self) -> bool:
         """True when the server answers its API (the reason for False is logged)."""
@@ -258,6 +275,8 @@ class AsyncInvokeAIClient(_ClientBase):
         self._use_events = use_events
         self._events = AsyncEventHub(self.options, self.credentials)
         self.queue_id = queue_id
+        self._catalog: InvocationCatalog | None = None
+        self._upload_cache: dict[str, str] = {}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> AsyncInvokeAIClient:
@@ -294,6 +313,18 @@ class AsyncInvokeAIClient(_ClientBase):
 
     async def server_version(self) -> str:
         return await self._run(_version_flow())
+
+    async def invocation_catalog(self, *, refresh: bool = False) -> InvocationCatalog:
+        """The server's node types and input specs (see `InvokeAIClient.invocation_catalog`).
+
+        Workflow handles of the async client use it once it has been loaded, and the
+        bundled snapshot before that.
+        """
+        if self._catalog is None or refresh:
+            from .workflow.schema import catalog_flow
+
+            self._catalog = await self._run(catalog_flow())
+        return self._catalog
 
     async def health_check(self) -> bool:
         try:

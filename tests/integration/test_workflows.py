@@ -209,3 +209,16 @@ def test_submit_sync_refuses_a_sweep_before_enqueueing(server_url: str) -> None:
         with pytest.raises(ValidationError, match=r"inputs 1 'Seed' hold several values.*submit_batch_sync\(\)"):
             wf.submit_sync()
         assert client.queue_repo.get_status().queue.total == before
+
+
+def test_types_come_from_the_live_server_schema(server_url: str) -> None:
+    from invokeai_py_client.workflow import InvocationCatalog
+
+    with InvokeAIClient.from_url(server_url) as client:
+        live = client.invocation_catalog()
+        bundled = InvocationCatalog.bundled()
+        assert live is not bundled
+        assert live.node_types() == bundled.node_types()
+        assert live.input_spec("noise", "seed") == bundled.input_spec("noise", "seed")
+        wf = client.workflow_repo.create_workflow(txt2img_workflow())
+        assert wf._catalog is live

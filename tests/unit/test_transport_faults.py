@@ -376,3 +376,14 @@ def test_enqueue_5xx_is_raised_without_resending(harness: Harness) -> None:
     with pytest.raises(InternalServerError):
         harness.run_flow(client, enqueue_flow("default", BODY))
     assert len(posts) == 1
+
+
+def test_invocation_catalog_falls_back_to_the_bundled_schema(harness: Harness) -> None:
+    from invokeai_py_client.workflow.schema import InvocationCatalog
+
+    client = harness.client(
+        lambda r: httpx.Response(200, text="<html></html>", headers={"content-type": "text/html"})
+    )
+    catalog = harness.call(client, "invocation_catalog")
+    assert catalog.node_types() == InvocationCatalog.bundled().node_types()
+    assert harness.call(client, "invocation_catalog") is catalog  # fetched once per client

@@ -91,22 +91,6 @@ class IndexDrift:
         return "; ".join(parts)
 
 
-def _catalog_for(client: Any) -> InvocationCatalog:
-    catalog: InvocationCatalog | None = getattr(client, "_catalog", None)
-    if catalog is None:
-        catalog = InvocationCatalog.bundled()
-        client._catalog = catalog
-    return catalog
-
-
-def _upload_cache(client: Any) -> dict[str, str]:
-    cache: dict[str, str] | None = getattr(client, "_upload_cache", None)
-    if cache is None:
-        cache = {}
-        client._upload_cache = cache
-    return cache
-
-
 class _HandleCore:
     """What the sync and async handles share: inputs, lookup, validation, outputs."""
 
@@ -328,7 +312,7 @@ class WorkflowHandle(_HandleCore):
     """A workflow bound to a (sync) `InvokeAIClient`."""
 
     def __init__(self, client: InvokeAIClient, definition: WorkflowDefinition) -> None:
-        super().__init__(definition, _catalog_for(client))
+        super().__init__(definition, client.invocation_catalog())
         self._client = client
 
     def clone(self) -> WorkflowHandle:
@@ -376,7 +360,7 @@ class WorkflowHandle(_HandleCore):
         bodies = self._client._run(
             prepare_flow(
                 self._definition, snapshot, uploads,
-                create_boards=self.create_missing_boards, upload_cache=_upload_cache(self._client), prepend=prepend, origin=origin, destination=destination,
+                create_boards=self.create_missing_boards, upload_cache=self._client._upload_cache, prepend=prepend, origin=origin, destination=destination,
             )
         )
         batch = JobBatch.submit_many(self._client, self._client.queue_id, bodies)
@@ -409,7 +393,7 @@ class AsyncWorkflowHandle(_HandleCore):
     """A workflow bound to an `AsyncInvokeAIClient`."""
 
     def __init__(self, client: AsyncInvokeAIClient, definition: WorkflowDefinition) -> None:
-        super().__init__(definition, _catalog_for(client))
+        super().__init__(definition, client._catalog or InvocationCatalog.bundled())
         self._client = client
         self._last: AsyncJob | None = None
 
@@ -441,7 +425,7 @@ class AsyncWorkflowHandle(_HandleCore):
         bodies = await self._client._run(
             prepare_flow(
                 self._definition, snapshot, uploads,
-                create_boards=self.create_missing_boards, upload_cache=_upload_cache(self._client), prepend=prepend, origin=origin, destination=destination,
+                create_boards=self.create_missing_boards, upload_cache=self._client._upload_cache, prepend=prepend, origin=origin, destination=destination,
             )
         )
         batch = await AsyncJobBatch.submit_many(self._client, self._client.queue_id, bodies)

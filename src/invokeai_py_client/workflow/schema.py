@@ -29,10 +29,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeGuard
 
+from .._exceptions import InvokeAIError
+from .._flow import Call, Flow
+
 __all__ = [
     "BUNDLED_SCHEMA_VERSION",
     "InputSpec",
     "InvocationCatalog",
+    "catalog_flow",
     "snapshot_document",
 ]
 
@@ -499,3 +503,19 @@ def snapshot_document(document: Mapping[str, Any], *, version: str) -> dict[str,
         _VERSION_KEY: version,
         "components": {"schemas": dict(sorted(kept.items()))},
     }
+
+
+def catalog_flow() -> Flow[InvocationCatalog]:
+    """The server's own catalog from its `/openapi.json`; the bundled one if that fails.
+
+    The live schema is the truth (a newer server has new nodes, inputs and limits);
+    the snapshot only stands in when the schema cannot be had.
+    """
+    try:
+        document = yield Call("GET", "/openapi.json", timeout=60.0)
+        version = yield Call("GET", "/api/v1/app/version")
+        return InvocationCatalog.from_openapi(document, version=str((version or {}).get("version") or "") or None)
+    except (InvokeAIError, KeyError, TypeError, ValueError) as exc:
+        log.warning("using the bundled %s schema: the server's /openapi.json is unusable (%s)",
+                    BUNDLED_SCHEMA_VERSION, exc)
+        return InvocationCatalog.bundled()
