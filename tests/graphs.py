@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+RUN = uuid.uuid4().hex[:8]
+"""A suffix for names tests create (boards), unique to this test run."""
+
+
+def unique(name: str) -> str:
+    """`name` made unique to this test run."""
+    return f"{name}-{RUN}"
 
 
 def blank_image_body(width: int = 64, height: int = 64, red: int = 0) -> dict[str, Any]:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -136,6 +137,7 @@ class InvokeAIClient(_ClientBase):
         self.queue_id = queue_id
         self._catalog: InvocationCatalog | None = None
         self._catalog_lock = threading.Lock()
+        self._boards_lock = threading.Lock()
         self._upload_cache: dict[str, str] = {}
         if email is not None or password is not None:
             if not (email and password):
@@ -276,6 +278,7 @@ class AsyncInvokeAIClient(_ClientBase):
         self._events = AsyncEventHub(self.options, self.credentials)
         self.queue_id = queue_id
         self._catalog: InvocationCatalog | None = None
+        self._boards_lock = asyncio.Lock()
         self._upload_cache: dict[str, str] = {}
 
     @classmethod

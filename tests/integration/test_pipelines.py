@@ -11,6 +11,7 @@ from PIL import Image
 from invokeai_py_client import InvokeAIClient
 from invokeai_py_client.cli.main import main
 from invokeai_py_client.pipelines import MultiStageRefiner, StageBoards
+from tests.graphs import unique
 
 
 def size_of(client: InvokeAIClient, name: str) -> tuple[int, int]:
@@ -19,7 +20,7 @@ def size_of(client: InvokeAIClient, name: str) -> tuple[int, int]:
 
 
 def test_full_pipeline_base_refine_upscale_into_named_boards(server_url: str) -> None:
-    boards = StageBoards(base="ipc-test-base", refined="ipc-test-refined", upscaled="ipc-test-upscaled")
+    boards = StageBoards(base=unique("ipc-test-base"), refined=unique("ipc-test-refined"), upscaled=unique("ipc-test-upscaled"))
     with InvokeAIClient.from_url(server_url) as client:
         refiner = MultiStageRefiner(client, boards=boards)
         results = refiner.full_pipeline(
@@ -43,13 +44,13 @@ def test_stage_methods_are_safe_from_several_threads(server_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     with InvokeAIClient.from_url(server_url) as client:
-        refiner = MultiStageRefiner(client, boards=StageBoards(base="ipc-test-threads"))
+        refiner = MultiStageRefiner(client, boards=StageBoards(base=unique("ipc-test-threads")))
         with ThreadPoolExecutor(max_workers=3) as pool:
             items = list(pool.map(
                 lambda seed: refiner.generate_base("x", seed=seed, steps=2, width=64, height=64)[1], [1, 2, 3]
             ))
         assert [i.session["graph"]["nodes"]["noise"]["seed"] for i in items] == [1, 2, 3]
-        client.board_repo.delete_board(client.board_repo.resolve_board_id("ipc-test-threads"), delete_images=True)
+        client.board_repo.delete_board(client.board_repo.resolve_board_id(unique("ipc-test-threads")), delete_images=True)
 
 
 def test_refine_command_writes_the_stage_images(server_url: str, tmp_path: Path, capsys: object) -> None:

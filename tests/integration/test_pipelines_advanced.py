@@ -21,10 +21,11 @@ from invokeai_py_client.pipelines import (
     ProgressiveRefiner,
     StageBoards,
 )
+from tests.graphs import unique
 
 BOARDS = StageBoards(
-    base="ipc-adv-base", refined="ipc-adv-refined", upscaled="ipc-adv-upscaled",
-    face_enhanced="ipc-adv-face", detail="ipc-adv-detail",
+    base=unique("ipc-adv-base"), refined=unique("ipc-adv-refined"), upscaled=unique("ipc-adv-upscaled"),
+    face_enhanced=unique("ipc-adv-face"), detail=unique("ipc-adv-detail"),
 )
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, ValidationError
 from invokeai_py_client.workflow import WorkflowDefinition
 from invokeai_py_client.workflow.builder import WorkflowBuilder
+from tests.graphs import unique
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -100,7 +101,7 @@ def test_sweep_of_seed_by_steps_is_one_request_with_labelled_images(server_url: 
         wf.sync_dnn_model(by_name=True)
         wf.get_input_value("Seed").values = [1, 2, 3, 4]
         wf.get_input_value("Steps").values = [2, 3, 4]
-        wf.get_input_value("Board").value = "invokeai-py-test-sweep"
+        wf.get_input_value("Board").value = unique("invokeai-py-test-sweep")
         batch = wf.submit_batch_sync()
         assert len(batch.results) == 1, "a sweep of ints must be one enqueue_batch request"
         assert batch.results[0].requested == 12 and batch.results[0].enqueued == 12
@@ -110,7 +111,7 @@ def test_sweep_of_seed_by_steps_is_one_request_with_labelled_images(server_url: 
         combos = {(o["field_values"]["noise.seed"], o["field_values"]["denoise.steps"]) for o in finals}
         assert combos == {(s, n) for s in (1, 2, 3, 4) for n in (2, 3, 4)}
         board_ids = {o["board_id"] for o in finals}
-        board = client.board_repo.get_board_handle("invokeai-py-test-sweep")
+        board = client.board_repo.get_board_handle(unique("invokeai-py-test-sweep"))
         assert board_ids == {board.board_id}
         names = [n for o in finals for n in o["image_names"]]
         assert len(set(names)) == 12
@@ -185,17 +186,17 @@ def test_local_path_and_pil_images_are_uploaded_once(server_url: str, tmp_path: 
 
 def test_board_name_is_resolved_and_unknown_one_refused_when_creation_is_off(server_url: str) -> None:
     with InvokeAIClient.from_url(server_url) as client:
-        board = client.board_repo.create_board("invokeai-py-test-named-board")
+        board = client.board_repo.create_board(unique("invokeai-py-test-named-board"))
         try:
             wf = client.workflow_repo.create_workflow(blur_workflow())
             wf.get_input_value("Image").value = Image.new("RGB", (8, 8))
-            wf.get_input_value("Board").value = "invokeai-py-test-named-board"
+            wf.get_input_value("Board").value = unique("invokeai-py-test-named-board")
             item = wf.submit_sync().wait(timeout=60)
             (out,) = [o for o in wf.map_outputs_to_images(item) if o["node_id"] == "blur"]
             assert out["board_id"] == board.board_id
             wf.create_missing_boards = False
-            wf.get_input_value("Board").value = "invokeai-py-test-no-such-board"
-            with pytest.raises(ValidationError, match="no board 'invokeai-py-test-no-such-board'"):
+            wf.get_input_value("Board").value = unique("invokeai-py-test-no-such-board")
+            with pytest.raises(ValidationError, match=f"no board '{unique('invokeai-py-test-no-such-board')}'"):
                 wf.submit_sync()
         finally:
             client.board_repo.delete_board(board.board_id, delete_images=True)
@@ -222,3 +223,25 @@ def test_types_come_from_the_live_server_schema(server_url: str) -> None:
         assert live.input_spec("noise", "seed") == bundled.input_spec("noise", "seed")
         wf = client.workflow_repo.create_workflow(txt2img_workflow())
         assert wf._catalog is live
+
+
+def test_concurrent_submissions_create_a_missing_board_once(server_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = unique("invokeai-py-test-race")
+    with InvokeAIClient.from_url(server_url) as client:
+        handle = client.workflow_repo.create_workflow(blur_workflow())
+
+        def submit(i: int) -> str:
+            wf = handle.clone()
+            wf.get_input_value("Image").value = Image.new("RGB", (8, 8), (i, 0, 0))
+            wf.get_input_value("Board").value = name
+            item = wf.submit_sync().wait(timeout=120)
+            (out,) = [o for o in wf.map_outputs_to_images(item) if o["node_id"] == "blur"]
+            return str(out["board_id"])
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            board_ids = set(pool.map(submit, range(6)))
+        named = [b for b in client.board_repo.list_boards() if b.board_name == name]
+        assert len(named) == 1 and board_ids == {named[0].board_id}
+        client.board_repo.delete_board(named[0].board_id, delete_images=True)

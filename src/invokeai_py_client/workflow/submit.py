@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ValidationError
 from .._flow import Call, Flow
@@ -28,6 +28,9 @@ from .fields import InputField
 from .graph import build_batch, build_graph
 from .model_sync import identifier_of
 from .schema import InputSpec
+
+if TYPE_CHECKING:
+    from ..client import AsyncInvokeAIClient, InvokeAIClient
 
 __all__ = ["Snapshot", "load_uploads", "models_flow", "prepare_flow"]
 
@@ -131,6 +134,40 @@ class _Prefetched:
         raise ValidationError(f"no installed model {value!r} of {wanted}; candidates: {listed}")
 
 
+def _boards_flow(board_names: Sequence[tuple[str, str]], create: bool) -> Flow[list[dict[str, Any]]]:
+    """All boards, after creating the named ones that are missing (when `create`)."""
+    boards = list((yield Call("GET", "/api/v1/boards/", params={"all": True, "include_archived": True})) or [])
+    for name, where in board_names:
+        if any(b["board_id"] == name or b["board_name"] == name for b in boards):
+            continue
+        if not create:
+            names = ", ".join(sorted(b["board_name"] for b in boards))
+            raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
+        created = yield Call("POST", "/api/v1/boards/", params={"board_name": name}, retry=False)
+        boards.append(created)
+        log.info("created board %r (%s) for %s", name, created["board_id"], where)
+    return boards
+
+
+@dataclass(frozen=True)
+class _EnsureBoards:
+    """Look boards up and create missing ones under the client's lock.
+
+    Concurrent submissions naming the same new board would otherwise each create one.
+    """
+
+    board_names: tuple[tuple[str, str], ...]
+    create: bool
+
+    def run_sync(self, client: InvokeAIClient) -> list[dict[str, Any]]:
+        with client._boards_lock:
+            return client._run(_boards_flow(self.board_names, self.create))
+
+    async def run_async(self, client: AsyncInvokeAIClient) -> list[dict[str, Any]]:
+        async with client._boards_lock:
+            return await client._run(_boards_flow(self.board_names, self.create))
+
+
 def _prefetch_flow(
     snapshot: Snapshot,
     uploads: Mapping[int, tuple[str, bytes]],
@@ -161,16 +198,7 @@ def _prefetch_flow(
             elif kind == "model":
                 need_models = True
     if board_names:
-        pre.boards = list((yield Call("GET", "/api/v1/boards/", params={"all": True, "include_archived": True})) or [])
-        for name, where in board_names:
-            if pre.board_matches(name):
-                continue
-            if not create_boards:
-                names = ", ".join(sorted(b["board_name"] for b in pre.boards))
-                raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
-            created = yield Call("POST", "/api/v1/boards/", params={"board_name": name}, retry=False)
-            pre.boards.append(created)
-            log.info("created board %r (%s) for %s", name, created["board_id"], where)
+        pre.boards = yield _EnsureBoards(tuple(board_names), create_boards)
     if need_models:
         pre.models = yield from models_flow()
     return pre
