@@ -69,7 +69,7 @@ def test_adaptive_refinement_stops_at_the_threshold(client: InvokeAIClient) -> N
 
 
 def test_face_pass_changes_only_the_face_and_skips_faceless_images(client: InvokeAIClient) -> None:
-    skimage = pytest.importorskip("skimage", reason="scikit-image (dev extra) provides the test photo")
+    import skimage.data  # the dev extra: a real photo with a face
     refiner = FaceRefiner(client, boards=BOARDS)
     photo = Image.fromarray(skimage.data.astronaut())
     original = refiner.ensure_image_name(photo)
