@@ -193,6 +193,38 @@ def sdxl_base() -> dict[str, Any]:
     return b.build()
 
 
+def _connect_img2img(
+    b: WorkflowBuilder,
+    *,
+    loader: NodeRef,
+    i2l: NodeRef,
+    noise: NodeRef,
+    pos: NodeRef,
+    neg: NodeRef,
+    denoise: NodeRef,
+    start: NodeRef,
+    l2i: NodeRef,
+    denoise_mask: NodeRef | None = None,
+) -> None:
+    """The img2img core shared by the refiner, face and masked workflows.
+
+    Encoded latents and noise (sized by i2l, a multiple of 8 as noise requires) go
+    into a denoise that starts at `start` (1 - strength), then l2i decodes.
+    """
+    b.connect(i2l, "width", noise, "width")
+    b.connect(i2l, "height", noise, "height")
+    b.connect(loader, "unet", denoise, "unet")
+    b.connect(pos, "conditioning", denoise, "positive_conditioning")
+    b.connect(neg, "conditioning", denoise, "negative_conditioning")
+    b.connect(noise, "noise", denoise, "noise")
+    b.connect(i2l, "latents", denoise, "latents")
+    if denoise_mask is not None:
+        b.connect(denoise_mask, "denoise_mask", denoise, "denoise_mask")
+    b.connect(start, "value", denoise, "denoising_start")
+    b.connect(denoise, "latents", l2i, "latents")
+    b.connect(loader, "vae", l2i, "vae")
+
+
 def sdxl_refiner() -> dict[str, Any]:
     """Image to image with an SDXL refiner model; the output has the input's size.
 
@@ -242,16 +274,7 @@ def sdxl_refiner() -> dict[str, Any]:
     )
     b.connect(image, "image", i2l, "image")
     b.connect(loader, "vae", i2l, "vae")
-    b.connect(i2l, "width", noise, "width")  # a multiple of 8, as noise requires
-    b.connect(i2l, "height", noise, "height")
-    b.connect(loader, "unet", denoise, "unet")
-    b.connect(pos, "conditioning", denoise, "positive_conditioning")
-    b.connect(neg, "conditioning", denoise, "negative_conditioning")
-    b.connect(noise, "noise", denoise, "noise")
-    b.connect(i2l, "latents", denoise, "latents")
-    b.connect(start, "value", denoise, "denoising_start")
-    b.connect(denoise, "latents", l2i, "latents")
-    b.connect(loader, "vae", l2i, "vae")
+    _connect_img2img(b, loader=loader, i2l=i2l, noise=noise, pos=pos, neg=neg, denoise=denoise, start=start, l2i=l2i)
     # Latents are 1/8 of the image: sizes that are not multiples of 8 come back smaller.
     b.connect(l2i, "image", resize, "image")
     b.connect(image, "width", resize, "width")
@@ -378,16 +401,7 @@ def face_restore() -> dict[str, Any]:
     b.connect(image, "image", face, "image")
     b.connect(face, "image", i2l, "image")
     b.connect(loader, "vae", i2l, "vae")
-    b.connect(i2l, "width", noise, "width")  # a multiple of 8, as noise requires
-    b.connect(i2l, "height", noise, "height")
-    b.connect(loader, "unet", denoise, "unet")
-    b.connect(pos, "conditioning", denoise, "positive_conditioning")
-    b.connect(neg, "conditioning", denoise, "negative_conditioning")
-    b.connect(noise, "noise", denoise, "noise")
-    b.connect(i2l, "latents", denoise, "latents")
-    b.connect(start, "value", denoise, "denoising_start")
-    b.connect(denoise, "latents", l2i, "latents")
-    b.connect(loader, "vae", l2i, "vae")
+    _connect_img2img(b, loader=loader, i2l=i2l, noise=noise, pos=pos, neg=neg, denoise=denoise, start=start, l2i=l2i)
     b.connect(l2i, "image", resize, "image")
     b.connect(face, "width", resize, "width")
     b.connect(face, "height", resize, "height")
@@ -472,17 +486,10 @@ def masked_refine() -> dict[str, Any]:
     b.connect(loader, "vae", denoise_mask, "vae")
     b.connect(image, "image", denoise_mask, "image")
     b.connect(mask, "image", denoise_mask, "mask")
-    b.connect(i2l, "width", noise, "width")  # a multiple of 8, as noise requires
-    b.connect(i2l, "height", noise, "height")
-    b.connect(loader, "unet", denoise, "unet")
-    b.connect(pos, "conditioning", denoise, "positive_conditioning")
-    b.connect(neg, "conditioning", denoise, "negative_conditioning")
-    b.connect(noise, "noise", denoise, "noise")
-    b.connect(i2l, "latents", denoise, "latents")
-    b.connect(denoise_mask, "denoise_mask", denoise, "denoise_mask")
-    b.connect(start, "value", denoise, "denoising_start")
-    b.connect(denoise, "latents", l2i, "latents")
-    b.connect(loader, "vae", l2i, "vae")
+    _connect_img2img(
+        b, loader=loader, i2l=i2l, noise=noise, pos=pos, neg=neg, denoise=denoise, start=start, l2i=l2i,
+        denoise_mask=denoise_mask,
+    )
     b.connect(l2i, "image", resize, "image")
     b.connect(image, "width", resize, "width")
     b.connect(image, "height", resize, "height")
