@@ -18,6 +18,7 @@
     └── JobError                      a queue item did not complete (carries the item)
         ├── JobFailedError
         ├── JobCanceledError
+        ├── JobLostError
         └── JobTimeoutError
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "JobCanceledError",
     "JobError",
     "JobFailedError",
+    "JobLostError",
     "JobTimeoutError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -203,6 +205,10 @@ class JobFailedError(JobError):
 
 class JobCanceledError(JobError):
     """The item was canceled (by this client, another client or the GUI)."""
+
+
+class JobLostError(JobError):
+    """The item is no longer on the queue (deleted or cleared) and will never finish."""
 
 
 class JobTimeoutError(JobError):

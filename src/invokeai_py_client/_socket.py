@@ -14,7 +14,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ._transport import ClientOptions, Credentials
@@ -31,11 +30,15 @@ a multi-user server dropping the sockets of a user whose tokens were revoked. Th
 client does not reconnect by itself after that; the next `connect()` opens a new one."""
 
 
+ALL = "*"
+"""The listener key of a listener that receives every event of the queue."""
+
+
 class Listener:
     """Receives the events of some batches (a thread-safe queue)."""
 
-    def __init__(self, keys: frozenset[str]) -> None:
-        self.keys = keys
+    def __init__(self, batch_ids: frozenset[str]) -> None:
+        self.batch_ids = batch_ids
         self.queue: queue.Queue[Event] = queue.Queue()
 
     def put(self, event: Event) -> None:
@@ -45,8 +48,8 @@ class Listener:
 class AsyncListener:
     """Receives the events of some batches (an asyncio queue on the hub's loop)."""
 
-    def __init__(self, keys: frozenset[str]) -> None:
-        self.keys = keys
+    def __init__(self, batch_ids: frozenset[str]) -> None:
+        self.batch_ids = batch_ids
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
 
     def put(self, event: Event) -> None:
@@ -63,7 +66,6 @@ class _HubCore:
         self.queue_ids: set[str] = {"default"}
         self._lock = threading.Lock()
         self._listeners: dict[str, set[Any]] = {}
-        self._callbacks: list[Callable[[Event], None]] = []
         self._last_failure = 0.0
         self.connected = False
         self.reconnects = 0
@@ -85,49 +87,40 @@ class _HubCore:
 
     def add(self, listener: Any) -> None:
         with self._lock:
-            for key in listener.keys:
+            for key in listener.batch_ids:
                 self._listeners.setdefault(key, set()).add(listener)
 
     def remove(self, listener: Any) -> None:
         with self._lock:
-            for key in listener.keys:
+            for key in listener.batch_ids:
                 bucket = self._listeners.get(key)
                 if bucket is not None:
                     bucket.discard(listener)
                     if not bucket:
                         del self._listeners[key]
 
-    def add_callback(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call `callback` for every event; returns a function that removes it."""
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def remove() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return remove
+    def last_status(self, item_id: int) -> str | None:
+        """The last status the socket reported for an item (None if none was seen)."""
+        last = self.router.last_status(item_id)
+        return last.status if last is not None else None
 
     def dispatch(self, name: str, data: Any) -> None:
         event = parse_event(name, data)
         if self.router.is_stale(event):
             log.debug("dropped stale %s for item %s", name, event.item_id)
             return
-        keys = self.router.keys_for(event)
+        self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
+        """Hand an event to the listeners of its batch and to those of every event."""
+        batch_ids = self.router.keys_for(event)
         with self._lock:
-            if keys is None:
+            if batch_ids is None:
                 targets = {lst for bucket in self._listeners.values() for lst in bucket}
             else:
-                targets = {lst for key in keys for lst in self._listeners.get(key, ())}
-            callbacks = list(self._callbacks)
+                targets = {lst for key in (*batch_ids, ALL) for lst in self._listeners.get(key, ())}
         for target in targets:
             target.put(event)
-        for callback in callbacks:
-            try:
-                callback(event)
-            except Exception:
-                log.exception("event callback %r raised", callback)
 
     def may_try_connect(self) -> bool:
         return time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
@@ -210,18 +203,13 @@ class SyncEventHub(_HubCore):
         if self._sio is not None and self._sio.connected:
             self._subscribe_all(self._sio)
 
-    def listen(self, keys: frozenset[str]) -> Listener:
-        listener = Listener(keys)
+    def listen(self, batch_ids: frozenset[str]) -> Listener:
+        listener = Listener(batch_ids)
         self.add(listener)
         return listener
 
-    def kill_transport(self) -> None:
-        """Drop the underlying websocket without telling the client (for fault tests)."""
-        if self._sio is not None:
-            self._sio.eio._trigger_event("disconnect", run_async=False)
-            ws = getattr(self._sio.eio, "ws", None)
-            if ws is not None:
-                ws.close()
+    def listen_all(self) -> Listener:
+        return self.listen(frozenset({ALL}))
 
     def close(self) -> None:
         with self._connect_lock:
@@ -305,17 +293,13 @@ class AsyncEventHub(_HubCore):
         if self._sio is not None and self._sio.connected:
             await self._subscribe_all(self._sio)
 
-    def listen(self, keys: frozenset[str]) -> AsyncListener:
-        listener = AsyncListener(keys)
+    def listen(self, batch_ids: frozenset[str]) -> AsyncListener:
+        listener = AsyncListener(batch_ids)
         self.add(listener)
         return listener
 
-    async def kill_transport(self) -> None:
-        """Drop the underlying websocket without telling the client (for fault tests)."""
-        if self._sio is not None:
-            ws = getattr(self._sio.eio, "ws", None)
-            if ws is not None:
-                await ws.close()
+    def listen_all(self) -> AsyncListener:
+        return self.listen(frozenset({ALL}))
 
     async def close(self) -> None:
         if self._sio is not None:

@@ -1,8 +1,8 @@
 """The one place HTTP happens: URLs, auth, timeouts, retries and error mapping.
 
-The retry policy is written once as a generator (`_send_flow`) that yields what to
-do next (send a request, or sleep) and receives the outcome; `SyncTransport` and
-`AsyncTransport` only execute those steps, so both behave identically.
+Pure pieces only: settings, the token, building a request, mapping a response or an
+httpx failure to the exception tree. The retry policy is a flow (`_flow.exchange`),
+run by the one sync and the one async driver.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -23,15 +23,18 @@ from ._exceptions import (
     APIResponseError,
     APITimeoutError,
     InvokeAIError,
+    ValidationError,
     status_error_class,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "AsyncTransport",
     "ClientOptions",
     "Credentials",
-    "SyncTransport",
+    "build_request",
+    "check_response",
+    "note_refreshed_token",
+    "segment",
 ]
 
 log = logging.getLogger("invokeai_py_client")
@@ -110,23 +113,6 @@ def normalize_base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-# --- the retry flow -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Send:
-    request: httpx.Request
-
-
-@dataclass(frozen=True)
-class _Sleep:
-    seconds: float
-
-
-_Step = _Send | _Sleep
-_Outcome = httpx.Response | Exception | None
-
-
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """Seconds from a `Retry-After` header (delta or HTTP date), capped; None if absent."""
     value = response.headers.get("retry-after")
@@ -150,63 +136,14 @@ def backoff_seconds(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 
-def _send_flow(
-    request: httpx.Request, options: ClientOptions, retry: bool | None
-) -> Generator[_Step, _Outcome, httpx.Response]:
-    """Send `request`, retrying where it is safe; return the final response.
-
-    `retry=None` means "retry if the method is idempotent". Enqueueing is never
-    retried: its callers pass `retry=False` and resolve ambiguity by lookup.
-    """
-    may_retry = request.method in IDEMPOTENT_METHODS if retry is None else retry
-    attempt = 0
-    while True:
-        outcome = yield _Send(request)
-        if isinstance(outcome, Exception):
-            if not may_retry or attempt >= options.max_retries:
-                raise _wrap_transport_error(outcome, request)
-            delay = backoff_seconds(attempt, options.backoff_base, options.backoff_max)
-            log.warning(
-                "%s %s failed (%s); retry %d/%d in %.2fs",
-                request.method,
-                _safe_url(request),
-                type(outcome).__name__,
-                attempt + 1,
-                options.max_retries,
-                delay,
-            )
-        else:
-            assert outcome is not None
-            if (
-                outcome.status_code not in RETRY_STATUSES
-                or not may_retry
-                or attempt >= options.max_retries
-            ):
-                return outcome
-            delay = retry_after_seconds(outcome) or backoff_seconds(
-                attempt, options.backoff_base, options.backoff_max
-            )
-            log.warning(
-                "%s %s answered %d; retry %d/%d in %.2fs",
-                request.method,
-                _safe_url(request),
-                outcome.status_code,
-                attempt + 1,
-                options.max_retries,
-                delay,
-            )
-        attempt += 1
-        yield _Sleep(delay)
-
-
-def _safe_url(request: httpx.Request) -> str:
+def safe_url(request: httpx.Request) -> str:
     return str(request.url.copy_with(query=None))
 
 
-def _wrap_transport_error(exc: Exception, request: httpx.Request) -> InvokeAIError:
+def wrap_transport_error(exc: Exception, request: httpx.Request) -> InvokeAIError:
     if isinstance(exc, InvokeAIError):
         return exc
-    where = f"{request.method} {_safe_url(request)}"
+    where = f"{request.method} {safe_url(request)}"
     if isinstance(exc, httpx.TimeoutException):
         err: InvokeAIError = APITimeoutError(f"{where} timed out ({type(exc).__name__})", request=request)
     elif isinstance(exc, httpx.HTTPError):
@@ -220,7 +157,7 @@ def _wrap_transport_error(exc: Exception, request: httpx.Request) -> InvokeAIErr
 def check_response(response: httpx.Response, *, expect_json: bool = True) -> httpx.Response:
     """Raise the typed error for an error status or a non-API answer; else return it."""
     request = response.request
-    where = f"{request.method} {_safe_url(request)}"
+    where = f"{request.method} {safe_url(request)}"
     ctype = response.headers.get("content-type", "")
     if response.status_code >= 400:
         body: Any = None
@@ -246,156 +183,53 @@ def _brief(detail: Any, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-# --- executors -------------------------------------------------------------------
+def build_request(
+    http: httpx.Client | httpx.AsyncClient,
+    options: ClientOptions,
+    credentials: Credentials,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    files: Any = None,
+    data: Any = None,
+    timeout: float | None = None,
+) -> httpx.Request:
+    """The request for an API path, with the client's headers and current token."""
+    headers = dict(options.headers)
+    token = credentials.token
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+    extensions = {"timeout": httpx.Timeout(timeout).as_dict()} if timeout is not None else None
+    return http.build_request(
+        method.upper(),
+        options.url(path),
+        params=clean_params or None,
+        json=json,
+        files=files,
+        data=data,
+        headers=headers,
+        extensions=extensions,
+    )
 
 
-class _BaseTransport:
-    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
-        self.options = options
-        self.credentials = credentials
-
-    def build_request(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = None,
-    ) -> httpx.Request:
-        merged = {**self.options.headers, **(headers or {})}
-        token = self.credentials.token
-        if token:
-            merged["Authorization"] = f"Bearer {token}"
-        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
-        extensions = {}
-        if timeout is not None:
-            t = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            extensions["timeout"] = t.as_dict()
-        return client.build_request(
-            method.upper(),
-            self.options.url(path),
-            params=clean_params or None,
-            json=json,
-            files=files,
-            data=data,
-            headers=merged,
-            extensions=extensions or None,
-        )
-
-    def _note_refreshed_token(self, response: httpx.Response) -> None:
-        refreshed = response.headers.get("x-refreshed-token")
-        if refreshed:
-            self.credentials.set(refreshed)
+def note_refreshed_token(credentials: Credentials, response: httpx.Response) -> None:
+    """Multi-user servers renew the token on every successful write."""
+    refreshed = response.headers.get("x-refreshed-token")
+    if refreshed:
+        credentials.set(refreshed)
 
 
-class SyncTransport(_BaseTransport):
-    """Blocking transport over one `httpx.Client`."""
+def segment(value: object, what: str) -> str:
+    """`value` as ONE percent-encoded URL path segment (an image name, a board id, ...).
 
-    def __init__(
-        self,
-        options: ClientOptions,
-        credentials: Credentials,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(options, credentials)
-        self.http = httpx.Client(
-            timeout=options.timeout, verify=options.verify, transport=transport, follow_redirects=True
-        )
-
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        retry: bool | None = None,
-        stream: bool = False,
-        expect_json: bool = True,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        request = self.build_request(self.http, method, path, **kwargs)
-        flow = _send_flow(request, self.options, retry)
-        step = next(flow)
-        try:
-            while True:
-                if isinstance(step, _Sleep):
-                    import time
-
-                    time.sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                outcome: _Outcome
-                try:
-                    outcome = self.http.send(step.request, stream=stream)
-                    if stream and outcome.status_code in RETRY_STATUSES:
-                        outcome.read()
-                except httpx.HTTPError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-        except StopIteration as done:
-            response: httpx.Response = done.value
-        self._note_refreshed_token(response)
-        if stream and response.status_code >= 400:
-            response.read()
-        return check_response(response, expect_json=expect_json and not stream)
-
-    def close(self) -> None:
-        self.http.close()
-
-
-class AsyncTransport(_BaseTransport):
-    """Non-blocking transport over one `httpx.AsyncClient`."""
-
-    def __init__(
-        self,
-        options: ClientOptions,
-        credentials: Credentials,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(options, credentials)
-        self.http = httpx.AsyncClient(
-            timeout=options.timeout, verify=options.verify, transport=transport, follow_redirects=True
-        )
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        retry: bool | None = None,
-        stream: bool = False,
-        expect_json: bool = True,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        import asyncio
-
-        request = self.build_request(self.http, method, path, **kwargs)
-        flow = _send_flow(request, self.options, retry)
-        step = next(flow)
-        try:
-            while True:
-                if isinstance(step, _Sleep):
-                    await asyncio.sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                outcome: _Outcome
-                try:
-                    outcome = await self.http.send(step.request, stream=stream)
-                    if stream and outcome.status_code in RETRY_STATUSES:
-                        await outcome.aread()
-                except httpx.HTTPError as exc:
-                    outcome = exc
-                step = flow.send(outcome)
-        except StopIteration as done:
-            response: httpx.Response = done.value
-        self._note_refreshed_token(response)
-        if stream and response.status_code >= 400:
-            await response.aread()
-        return check_response(response, expect_json=expect_json and not stream)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    Names go into paths as data, never as path syntax: `/` is encoded, and the empty
+    name, `.` and `..` are refused (a server or proxy would resolve them).
+    """
+    text = str(value)
+    if text in ("", ".", "..") or len(text) > 4096:
+        shown = text if len(text) <= 80 else text[:80] + "..."
+        raise ValidationError(f"{what} {shown!r} cannot name a server resource")
+    return quote(text, safe="")

@@ -15,33 +15,30 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
 from ._exceptions import InvokeAIError, ValidationError
-from ._flow import Call, Flow
+from ._flow import AsyncRunner, Exclusive, Flow, Runner, call
+from ._models import OrderDir, ServerModel
+from ._resource import Resource, operation
+from ._transport import segment
 from .images import (
     UNCATEGORIZED,
     DeleteImagesResult,
     ImageDTO,
     ImagePage,
     ImageSource,
-    OrderDir,
-    add_to_board_flow,
     delete_image_flow,
     download_flow,
     download_to_flow,
     image_names_flow,
     list_images_flow,
-    remove_from_board_flow,
+    move_to_board_flow,
     star_flow,
     upload_flow,
 )
-from .queue_models import ServerModel
-
-if TYPE_CHECKING:
-    from .client import AsyncInvokeAIClient, InvokeAIClient
 
 __all__ = [
     "UNCATEGORIZED",
@@ -102,53 +99,38 @@ class BoardNotFoundError(InvokeAIError, LookupError):
 # --- flows ------------------------------------------------------------------------------
 
 
+def _board(board_id: str) -> str:
+    return f"{BOARDS}/{segment(board_id, 'board id')}"
+
+
 def list_boards_flow(include_archived: bool = False) -> Flow[list[Board]]:
-    answer = yield Call("GET", f"{BOARDS}/", params={"all": True, "include_archived": include_archived})
-    return [Board.model_validate(raw) for raw in answer or []]
+    return call(list[Board], "GET", f"{BOARDS}/", params={"all": True, "include_archived": include_archived})
 
 
 def get_board_flow(board_id: str) -> Flow[Board]:
     if board_id == UNCATEGORIZED:
         return UNCATEGORIZED_BOARD
-    answer = yield Call("GET", f"{BOARDS}/{board_id}")
-    return Board.model_validate(answer)
+    return (yield from call(Board, "GET", _board(board_id)))
 
 
 def create_board_flow(board_name: str) -> Flow[Board]:
     if not board_name.strip():
         raise ValidationError("a board name must not be empty")
-    answer = yield Call("POST", f"{BOARDS}/", params={"board_name": board_name}, retry=False)
-    return Board.model_validate(answer)
+    return (yield from call(Board, "POST", f"{BOARDS}/", params={"board_name": board_name}, retry=False))
 
 
 def update_board_flow(board_id: str, **changes: Any) -> Flow[Board]:
-    answer = yield Call("PATCH", f"{BOARDS}/{board_id}", json=changes, retry=True)
-    return Board.model_validate(answer)
+    return call(Board, "PATCH", _board(board_id), json=changes, retry=True)
 
 
-def delete_board_flow(board_id: str, delete_images: bool = False) -> Flow[DeleteBoardResult]:
-    """Delete a board; its images too with `delete_images`, else they become uncategorized."""
-    if board_id == UNCATEGORIZED:
-        raise ValidationError("the uncategorized board cannot be deleted")
-    answer = yield Call("DELETE", f"{BOARDS}/{board_id}", params={"include_images": delete_images})
-    return DeleteBoardResult.model_validate(answer)
-
-
-def move_images_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
-    """Put images on a board (``"none"``: take them off any board); answers the names moved."""
-    if board_id == UNCATEGORIZED:
-        return (yield from remove_from_board_flow(image_names))
-    return (yield from add_to_board_flow(board_id, image_names))
-
-
-def find_board(boards: Sequence[Board], id_or_name: str) -> Board | None:
-    """The board with this id, else the one board with this name (pure).
+def find_board(boards: Sequence[Board], id_or_name: str, *, by_id: bool = True) -> Board | None:
+    """The board with this id (when `by_id`), else the one board with this name (pure).
 
     Raises ValidationError when several boards carry the name.
     """
     if id_or_name == UNCATEGORIZED:
         return UNCATEGORIZED_BOARD
-    for board in boards:
+    for board in boards if by_id else ():
         if board.board_id == id_or_name:
             return board
     named = [b for b in boards if b.board_name == id_or_name]
@@ -161,10 +143,9 @@ def find_board(boards: Sequence[Board], id_or_name: str) -> Board | None:
     return named[0] if named else None
 
 
-def resolve_board_flow(id_or_name: str, create: bool = False) -> Flow[Board]:
-    """The board with this id or name (archived ones included), created when asked."""
+def _find_or_create(id_or_name: str, create: bool, by_id: bool) -> Flow[Board]:
     boards = yield from list_boards_flow(include_archived=True)
-    found = find_board(boards, id_or_name)
+    found = find_board(boards, id_or_name, by_id=by_id)
     if found is not None:
         return found
     if not create:
@@ -173,110 +154,89 @@ def resolve_board_flow(id_or_name: str, create: bool = False) -> Flow[Board]:
     return (yield from create_board_flow(id_or_name))
 
 
-def get_or_create_flow(board_name: str) -> Flow[Board]:
-    boards = yield from list_boards_flow(include_archived=True)
-    named = [b for b in boards if b.board_name == board_name]
-    if len(named) > 1:
-        ids = ", ".join(b.board_id for b in named)
-        raise ValidationError(f"{len(named)} boards are named {board_name!r} ({ids}); use a board id")
-    if named:
-        return named[0]
-    return (yield from create_board_flow(board_name))
+def resolve_board_flow(id_or_name: str, create: bool = False, *, by_id: bool = True) -> Flow[Board]:
+    """The board with this id or name (archived ones included), created when asked.
+
+    Lookup and creation hold the client's board lock, so concurrent submissions
+    naming a missing board create it once.
+    """
+    if not create:
+        return (yield from _find_or_create(id_or_name, False, by_id))
+    board: Board = yield Exclusive("boards", _find_or_create(id_or_name, True, by_id))
+    return board
 
 
-# --- repositories -----------------------------------------------------------------------
+# --- the repository -----------------------------------------------------------------------
 
 
-class BoardRepository:
+class BoardRepository(Resource[Runner]):
     """`client.board_repo`: the server's boards."""
 
-    def __init__(self, client: InvokeAIClient) -> None:
-        self._client = client
+    @operation
+    def list_boards(self, include_archived: bool = False) -> Flow[list[Board]]:
+        return list_boards_flow(include_archived)
 
-    def list_boards(self, include_archived: bool = False) -> list[Board]:
-        return self._client._run(list_boards_flow(include_archived))
+    @operation
+    def get_board(self, board_id: str) -> Flow[Board]:
+        return get_board_flow(board_id)
 
-    def get_board(self, board_id: str) -> Board:
-        return self._client._run(get_board_flow(board_id))
-
-    def create_board(self, board_name: str) -> Board:
+    @operation
+    def create_board(self, board_name: str) -> Flow[Board]:
         """Create a board (the server allows several boards with one name)."""
-        return self._client._run(create_board_flow(board_name))
+        return create_board_flow(board_name)
 
-    def get_or_create_board(self, board_name: str) -> Board:
-        return self._client._run(get_or_create_flow(board_name))
+    @operation
+    def get_or_create_board(self, board_name: str) -> Flow[Board]:
+        """The one board named so, created if there is none (once, however many callers race)."""
+        return resolve_board_flow(board_name, create=True, by_id=False)
 
-    def rename_board(self, board_id: str, board_name: str) -> Board:
-        return self._client._run(update_board_flow(board_id, board_name=board_name))
+    @operation
+    def rename_board(self, board_id: str, board_name: str) -> Flow[Board]:
+        return update_board_flow(board_id, board_name=board_name)
 
-    def archive_board(self, board_id: str) -> Board:
-        return self._client._run(update_board_flow(board_id, archived=True))
+    @operation
+    def archive_board(self, board_id: str) -> Flow[Board]:
+        return update_board_flow(board_id, archived=True)
 
-    def unarchive_board(self, board_id: str) -> Board:
-        return self._client._run(update_board_flow(board_id, archived=False))
+    @operation
+    def unarchive_board(self, board_id: str) -> Flow[Board]:
+        return update_board_flow(board_id, archived=False)
 
-    def delete_board(self, board_id: str, delete_images: bool = False) -> DeleteBoardResult:
-        return self._client._run(delete_board_flow(board_id, delete_images))
+    @operation
+    def delete_board(self, board_id: str, delete_images: bool = False) -> Flow[DeleteBoardResult]:
+        """Delete a board; its images too with `delete_images`, else they become uncategorized."""
+        if board_id == UNCATEGORIZED:
+            raise ValidationError("the uncategorized board cannot be deleted")
+        return (
+            yield from call(
+                DeleteBoardResult, "DELETE", _board(board_id), params={"include_images": delete_images}
+            )
+        )
 
-    def resolve_board_id(self, id_or_name: str, create: bool = False) -> str:
+    @operation
+    def resolve_board_id(self, id_or_name: str, create: bool = False) -> Flow[str]:
         """The id of the board with this id or name; created when `create` and missing."""
-        return self._client._run(resolve_board_flow(id_or_name, create)).board_id
+        return (yield from resolve_board_flow(id_or_name, create)).board_id
 
-    def get_board_handle(self, id_or_name: str, create: bool = False) -> BoardHandle:
+    @operation
+    def get_board_handle(self, id_or_name: str, create: bool = False) -> Flow[BoardHandle[Runner]]:
         """A handle on the board with this id or name (``"none"``: uncategorized)."""
-        return BoardHandle(self._client, self._client._run(resolve_board_flow(id_or_name, create)))
+        board = yield from resolve_board_flow(id_or_name, create)
+        return BoardHandle(self._runner, board)
 
-    def uncategorized(self) -> BoardHandle:
+    def uncategorized(self) -> BoardHandle[Runner]:
         """A handle on the images that are on no board."""
-        return BoardHandle(self._client, UNCATEGORIZED_BOARD)
-
-
-class AsyncBoardRepository:
-    """`AsyncInvokeAIClient.board_repo`: the server's boards, non-blocking."""
-
-    def __init__(self, client: AsyncInvokeAIClient) -> None:
-        self._client = client
-
-    async def list_boards(self, include_archived: bool = False) -> list[Board]:
-        return await self._client._run(list_boards_flow(include_archived))
-
-    async def get_board(self, board_id: str) -> Board:
-        return await self._client._run(get_board_flow(board_id))
-
-    async def create_board(self, board_name: str) -> Board:
-        return await self._client._run(create_board_flow(board_name))
-
-    async def get_or_create_board(self, board_name: str) -> Board:
-        return await self._client._run(get_or_create_flow(board_name))
-
-    async def rename_board(self, board_id: str, board_name: str) -> Board:
-        return await self._client._run(update_board_flow(board_id, board_name=board_name))
-
-    async def archive_board(self, board_id: str) -> Board:
-        return await self._client._run(update_board_flow(board_id, archived=True))
-
-    async def unarchive_board(self, board_id: str) -> Board:
-        return await self._client._run(update_board_flow(board_id, archived=False))
-
-    async def delete_board(self, board_id: str, delete_images: bool = False) -> DeleteBoardResult:
-        return await self._client._run(delete_board_flow(board_id, delete_images))
-
-    async def resolve_board_id(self, id_or_name: str, create: bool = False) -> str:
-        return (await self._client._run(resolve_board_flow(id_or_name, create))).board_id
-
-    async def get_board_handle(self, id_or_name: str, create: bool = False) -> AsyncBoardHandle:
-        board = await self._client._run(resolve_board_flow(id_or_name, create))
-        return AsyncBoardHandle(self._client, board)
-
-    def uncategorized(self) -> AsyncBoardHandle:
-        return AsyncBoardHandle(self._client, UNCATEGORIZED_BOARD)
+        return BoardHandle(self._runner, UNCATEGORIZED_BOARD)
 
 
 # --- handles ------------------------------------------------------------------------------
 
 
-class _HandleBase:
-    def __init__(self, board: Board) -> None:
+class BoardHandle(Resource[Runner]):
+    """One board and its images. Downloads go straight to the image (no board listing)."""
+
+    def __init__(self, runner: Runner, board: Board) -> None:
+        self._runner = runner
         self.board = board
 
     @property
@@ -288,38 +248,15 @@ class _HandleBase:
         return self.board.board_name
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.board_id!r}, name={self.name!r})"
+        return f"BoardHandle({self.board_id!r}, name={self.name!r})"
 
-    def _names_flow(
-        self,
-        offset: int,
-        limit: int | None,
-        order_dir: OrderDir,
-        starred_first: bool,
-        search_term: str | None,
-        categories: Sequence[str] | None,
-        is_intermediate: bool | None,
-    ) -> Flow[list[str]]:
-        result = yield from image_names_flow(
-            board_id=self.board_id, categories=categories, is_intermediate=is_intermediate,
-            order_dir=order_dir, starred_first=starred_first, search_term=search_term,
-        )
-        names = result.image_names
-        return names[offset:] if limit is None else names[offset : offset + limit]
-
-
-class BoardHandle(_HandleBase):
-    """One board and its images. Downloads go straight to the image (no board listing)."""
-
-    def __init__(self, client: InvokeAIClient, board: Board) -> None:
-        super().__init__(board)
-        self._client = client
-
-    def refresh(self) -> Board:
+    @operation
+    def refresh(self) -> Flow[Board]:
         """Fetch the board record again (image count, name, archived)."""
-        self.board = self._client._run(get_board_flow(self.board_id))
+        self.board = yield from get_board_flow(self.board_id)
         return self.board
 
+    @operation
     def list_image_names(
         self,
         offset: int = 0,
@@ -330,12 +267,16 @@ class BoardHandle(_HandleBase):
         search_term: str | None = None,
         categories: Sequence[str] | None = None,
         is_intermediate: bool | None = None,
-    ) -> list[str]:
+    ) -> Flow[list[str]]:
         """The board's image names, newest first, sliced to `offset`/`limit`."""
-        return self._client._run(
-            self._names_flow(offset, limit, order_dir, starred_first, search_term, categories, is_intermediate)
+        result = yield from image_names_flow(
+            board_id=self.board_id, categories=categories, is_intermediate=is_intermediate,
+            order_dir=order_dir, starred_first=starred_first, search_term=search_term,
         )
+        names = result.image_names
+        return names[offset:] if limit is None else names[offset : offset + limit]
 
+    @operation
     def list_images(
         self,
         offset: int = 0,
@@ -344,128 +285,62 @@ class BoardHandle(_HandleBase):
         order_dir: OrderDir = "DESC",
         starred_first: bool = False,
         search_term: str | None = None,
-    ) -> ImagePage:
+    ) -> Flow[ImagePage]:
         """One page of the board's image records, paged by the server."""
-        return self._client._run(
-            list_images_flow(
-                board_id=self.board_id, offset=offset, limit=limit, order_dir=order_dir,
-                starred_first=starred_first, search_term=search_term,
-            )
+        return list_images_flow(
+            board_id=self.board_id, offset=offset, limit=limit, order_dir=order_dir,
+            starred_first=starred_first, search_term=search_term,
         )
 
+    @operation
     def upload_image(
         self, image: ImageSource, *, is_intermediate: bool = False, filename: str | None = None
-    ) -> ImageDTO:
+    ) -> Flow[ImageDTO]:
         """Upload a file path, encoded bytes or a PIL image onto this board."""
-        return self._client._run(
-            upload_flow(image, board_id=self.board_id, is_intermediate=is_intermediate, filename=filename)
-        )
+        return upload_flow(image, board_id=self.board_id, is_intermediate=is_intermediate, filename=filename)
 
-    def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
+    @operation
+    def download_image(self, image_name: str, full_resolution: bool = True) -> Flow[bytes]:
         """The image's bytes: full-resolution PNG, or the thumbnail."""
-        return self._client._run(download_flow(image_name, full_resolution))
+        return download_flow(image_name, full_resolution)
 
+    @operation
     def download_to(
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Path:
+    ) -> Flow[Path]:
         """Stream the image to the file `dest` in chunks."""
-        return self._client._run(download_to_flow(image_name, dest, full_resolution))
+        return download_to_flow(image_name, dest, full_resolution)
 
-    def star_image(self, image_name: str) -> bool:
-        return bool(self._client._run(star_flow([image_name], True)))
+    @operation
+    def star_image(self, image_name: str) -> Flow[bool]:
+        return bool((yield from star_flow([image_name], True)))
 
-    def unstar_image(self, image_name: str) -> bool:
-        return bool(self._client._run(star_flow([image_name], False)))
+    @operation
+    def unstar_image(self, image_name: str) -> Flow[bool]:
+        return bool((yield from star_flow([image_name], False)))
 
-    def add_image(self, image_name: str) -> bool:
+    @operation
+    def add_image(self, image_name: str) -> Flow[bool]:
         """Put an existing image on this board (taking it off its current one)."""
-        return bool(self._client._run(move_images_flow(self.board_id, [image_name])))
+        return bool((yield from move_to_board_flow(self.board_id, [image_name])))
 
-    def move_image(self, image_name: str, to: str | BoardHandle) -> bool:
+    @operation
+    def move_image(self, image_name: str, to: str | BoardHandle[Any]) -> Flow[bool]:
         """Move an image to another board, given as a board id or a handle."""
         target = to.board_id if isinstance(to, BoardHandle) else to
-        return bool(self._client._run(move_images_flow(target, [image_name])))
+        return bool((yield from move_to_board_flow(target, [image_name])))
 
-    def remove_image(self, image_name: str) -> bool:
+    @operation
+    def remove_image(self, image_name: str) -> Flow[bool]:
         """Take an image off this board (it becomes uncategorized, it is not deleted)."""
-        return bool(self._client._run(remove_from_board_flow([image_name])))
+        return bool((yield from move_to_board_flow(UNCATEGORIZED, [image_name])))
 
-    def delete_image(self, image_name: str) -> DeleteImagesResult:
-        return self._client._run(delete_image_flow(image_name))
+    @operation
+    def delete_image(self, image_name: str) -> Flow[DeleteImagesResult]:
+        return delete_image_flow(image_name)
 
 
-class AsyncBoardHandle(_HandleBase):
-    """The async twin of `BoardHandle`."""
-
-    def __init__(self, client: AsyncInvokeAIClient, board: Board) -> None:
-        super().__init__(board)
-        self._client = client
-
-    async def refresh(self) -> Board:
-        self.board = await self._client._run(get_board_flow(self.board_id))
-        return self.board
-
-    async def list_image_names(
-        self,
-        offset: int = 0,
-        limit: int | None = None,
-        *,
-        order_dir: OrderDir = "DESC",
-        starred_first: bool = False,
-        search_term: str | None = None,
-        categories: Sequence[str] | None = None,
-        is_intermediate: bool | None = None,
-    ) -> list[str]:
-        return await self._client._run(
-            self._names_flow(offset, limit, order_dir, starred_first, search_term, categories, is_intermediate)
-        )
-
-    async def list_images(
-        self,
-        offset: int = 0,
-        limit: int = 100,
-        *,
-        order_dir: OrderDir = "DESC",
-        starred_first: bool = False,
-        search_term: str | None = None,
-    ) -> ImagePage:
-        return await self._client._run(
-            list_images_flow(
-                board_id=self.board_id, offset=offset, limit=limit, order_dir=order_dir,
-                starred_first=starred_first, search_term=search_term,
-            )
-        )
-
-    async def upload_image(
-        self, image: ImageSource, *, is_intermediate: bool = False, filename: str | None = None
-    ) -> ImageDTO:
-        return await self._client._run(
-            upload_flow(image, board_id=self.board_id, is_intermediate=is_intermediate, filename=filename)
-        )
-
-    async def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
-        return await self._client._run(download_flow(image_name, full_resolution))
-
-    async def download_to(
-        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Path:
-        return await self._client._run(download_to_flow(image_name, dest, full_resolution))
-
-    async def star_image(self, image_name: str) -> bool:
-        return bool(await self._client._run(star_flow([image_name], True)))
-
-    async def unstar_image(self, image_name: str) -> bool:
-        return bool(await self._client._run(star_flow([image_name], False)))
-
-    async def add_image(self, image_name: str) -> bool:
-        return bool(await self._client._run(move_images_flow(self.board_id, [image_name])))
-
-    async def move_image(self, image_name: str, to: str | AsyncBoardHandle) -> bool:
-        target = to.board_id if isinstance(to, AsyncBoardHandle) else to
-        return bool(await self._client._run(move_images_flow(target, [image_name])))
-
-    async def remove_image(self, image_name: str) -> bool:
-        return bool(await self._client._run(remove_from_board_flow([image_name])))
-
-    async def delete_image(self, image_name: str) -> DeleteImagesResult:
-        return await self._client._run(delete_image_flow(image_name))
+AsyncBoardRepository = BoardRepository[AsyncRunner]
+"""`AsyncInvokeAIClient.board_repo`: the same methods, as coroutines."""
+AsyncBoardHandle = BoardHandle[AsyncRunner]
+"""A board handle of the async client: the same methods, as coroutines."""

@@ -1,5 +1,8 @@
 """`InvokeAIClient` and its async twin `AsyncInvokeAIClient`.
 
+Both are the same class over a different runner (see `_resource.py`): the same
+constructor arguments, the same methods and resources, coroutines on the async one.
+
     >>> from invokeai_py_client import InvokeAIClient
     >>> client = InvokeAIClient.from_url("http://127.0.0.1:9090")   # doctest: +SKIP
     >>> client.server_version()                                      # doctest: +SKIP
@@ -8,42 +11,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import threading
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
 import httpx
 
-from ._exceptions import InvokeAIError
-from ._flow import Call, Flow, run_async, run_sync, single
-from ._socket import AsyncEventHub, SyncEventHub
-from ._transport import (
-    DEFAULT_TIMEOUT,
-    AsyncTransport,
-    ClientOptions,
-    Credentials,
-    SyncTransport,
-    normalize_base_url,
-)
-from .queue import AsyncQueueRepository, QueueRepository
-
-if TYPE_CHECKING:
-    from .boards import AsyncBoardRepository, BoardRepository
-    from .images import AsyncImageRepository, ImageRepository
-    from .models import AsyncModelRepository, ModelRepository
-    from .workflow.repo import AsyncWorkflowRepository, WorkflowRepository
-    from .workflow.schema import InvocationCatalog
+from ._exceptions import InvokeAIError, ValidationError
+from ._flow import AsyncRunner, Call, Flow, Once, Runner, SyncRunner, call
+from ._resource import Resource, operation
+from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url
+from .boards import BoardRepository
+from .images import ImageRepository
+from .jobs import close_trackers
+from .models import ModelRepository
+from .queue import QueueRepository
+from .workflow.repo import WorkflowRepository
+from .workflow.schema import InvocationCatalog, catalog_flow
 
 __all__ = ["DEFAULT_URL", "AsyncInvokeAIClient", "InvokeAIClient"]
 
 log = logging.getLogger("invokeai_py_client")
 
 DEFAULT_URL = "http://localhost:9090"
-T = TypeVar("T")
 
 
 def _options(
@@ -61,34 +53,37 @@ def _options(
     else:
         t = httpx.Timeout(timeout, connect=min(10.0, float(timeout)))
     if max_retries < 0:
-        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        raise ValidationError(f"max_retries must be >= 0, got {max_retries}")
     return ClientOptions(
         base_url=url, timeout=t, max_retries=max_retries, verify=verify, headers=dict(headers or {})
     )
 
 
-def _login_flow(email: str, password: str, remember_me: bool) -> Flow[dict[str, Any]]:
-    answer = yield Call(
-        "POST",
-        "/api/v1/auth/login",
-        json={"email": email, "password": password, "remember_me": remember_me},
-        retry=False,
+def _login_flow(credentials: Credentials, email: str, password: str, remember_me: bool) -> Flow[dict[str, Any]]:
+    answer = yield from call(
+        dict[str, Any], "POST", "/api/v1/auth/login",
+        json={"email": email, "password": password, "remember_me": remember_me}, retry=False,
     )
-    if not isinstance(answer, dict) or not answer.get("token"):
+    if not answer.get("token"):
         raise InvokeAIError("login answered without a token")
-    return answer
+    credentials.set(str(answer["token"]))
+    return {k: v for k, v in answer.items() if k != "token"}
 
 
-def _version_flow() -> Flow[str]:
-    answer = yield Call("GET", "/api/v1/app/version")
-    if not isinstance(answer, dict) or "version" not in answer:
-        raise InvokeAIError(f"/api/v1/app/version answered {answer!r}, not a version")
-    return str(answer["version"])
+class _Client(Resource[Runner]):
+    """What both clients are: a runner, the server's resources, and a few calls of their own."""
 
+    def __init__(self, runner: Runner, queue_id: str) -> None:
+        self._runner = runner
+        self.queue_id = queue_id
 
-class _ClientBase:
-    options: ClientOptions
-    credentials: Credentials
+    @property
+    def options(self) -> ClientOptions:
+        return self._runner.options
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._runner.credentials
 
     @property
     def base_url(self) -> str:
@@ -98,15 +93,100 @@ class _ClientBase:
         auth = ", authenticated" if self.credentials.token else ""
         return f"{type(self).__name__}({self.options.base_url!r}{auth})"
 
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Self:
+        """A client for `url`; a sub-path (reverse proxy) is kept for every route."""
+        return cls(url, **kwargs)  # type: ignore[arg-type]  # the subclasses take a URL
 
-class InvokeAIClient(_ClientBase):
+    @operation
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+        retry: bool | None = None,
+        raw: bool = False,
+    ) -> Flow[Any]:
+        """Call any API route; returns the decoded JSON (bytes with `raw=True`).
+
+        Paths not starting with ``/api/`` are relative to ``/api/v1``. Idempotent
+        methods are retried on transient failures; others only with ``retry=True``.
+        """
+        answer = yield Call(
+            method.upper(), path, params=params, json=json, files=files, data=data, retry=retry,
+            expect="bytes" if raw else "json",
+        )
+        return answer
+
+    _make_request = request
+    """The seed's name for `request`."""
+
+    @operation
+    def login(self, email: str, password: str, *, remember_me: bool = False) -> Flow[dict[str, Any]]:
+        """Log in to a multi-user server; the token is kept (and renewed) by the client."""
+        return _login_flow(self.credentials, email, password, remember_me)
+
+    @operation
+    def server_version(self) -> Flow[str]:
+        """The server's InvokeAI version, e.g. '6.14.2'."""
+        answer = yield from call(dict[str, Any], "GET", "/api/v1/app/version")
+        if "version" not in answer:
+            raise InvokeAIError(f"/api/v1/app/version answered {answer!r}, not a version")
+        return str(answer["version"])
+
+    @operation
+    def invocation_catalog(self, *, refresh: bool = False) -> Flow[InvocationCatalog]:
+        """The server's node types and input specs (its /openapi.json, fetched once per client).
+
+        Falls back to the snapshot the package ships when the schema cannot be had.
+        """
+        catalog: InvocationCatalog = yield Once("catalog", catalog_flow, refresh)
+        return catalog
+
+    @operation
+    def health_check(self) -> Flow[bool]:
+        """True when the server answers its API (the reason for False is logged)."""
+        try:
+            yield from call(dict[str, Any], "GET", "/api/v1/app/version")
+        except InvokeAIError as exc:
+            log.warning("health check of %s failed: %s", self.base_url, exc)
+            return False
+        return True
+
+    @cached_property
+    def queue_repo(self) -> QueueRepository[Runner]:
+        return QueueRepository(self._runner, self.queue_id)
+
+    @cached_property
+    def workflow_repo(self) -> WorkflowRepository[Runner]:
+        return WorkflowRepository(self._runner, self.queue_repo)
+
+    @cached_property
+    def board_repo(self) -> BoardRepository[Runner]:
+        return BoardRepository(self._runner)
+
+    @cached_property
+    def image_repo(self) -> ImageRepository[Runner]:
+        return ImageRepository(self._runner)
+
+    @cached_property
+    def dnn_model_repo(self) -> ModelRepository[Runner]:
+        return ModelRepository(self._runner)
+
+
+class InvokeAIClient(_Client[SyncRunner]):
     """A connection to one InvokeAI server (blocking API).
 
     Args:
         base_url: e.g. ``http://localhost:9090`` or ``https://host/invoke`` behind a
             reverse proxy; defaults to ``$INVOKEAI_URL``, then ``http://localhost:9090``.
         token: a bearer token (multi-user servers), never shown in reprs or logs.
-        email, password: log in at construction (multi-user servers).
+        email, password: log in (multi-user servers): at construction here, at the
+            first request on the async client.
         timeout: seconds (or an ``httpx.Timeout``) per request.
         max_retries: retries of idempotent requests on connection errors, 429 and 502-504.
         verify: TLS verification (a CA bundle path, or False to disable).
@@ -129,124 +209,18 @@ class InvokeAIClient(_ClientBase):
         use_events: bool = True,
         queue_id: str = "default",
     ) -> None:
-        self.options = _options(base_url, timeout, max_retries, verify, headers)
-        self.credentials = Credentials(token)
-        self._transport = SyncTransport(self.options, self.credentials, transport)
-        self._use_events = use_events
-        self._events = SyncEventHub(self.options, self.credentials)
-        self.queue_id = queue_id
-        self._catalog: InvocationCatalog | None = None
-        self._catalog_lock = threading.Lock()
-        self._boards_lock = threading.Lock()
-        self._upload_cache: dict[str, str] = {}
+        options = _options(base_url, timeout, max_retries, verify, headers)
+        runner = SyncRunner(options, Credentials(token), transport=transport, use_events=use_events)
+        super().__init__(runner, queue_id)
         if email is not None or password is not None:
             if not (email and password):
-                raise ValueError("give both email and password to log in")
+                raise ValidationError("give both email and password to log in")
             self.login(email, password)
-
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> InvokeAIClient:
-        """A client for `url`; a sub-path (reverse proxy) is kept for every route."""
-        return cls(url, **kwargs)
-
-    # -- plumbing --------------------------------------------------------------------
-
-    def _run(self, flow: Flow[T]) -> T:
-        return run_sync(self, flow)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
-        retry: bool | None = None,
-        raw: bool = False,
-    ) -> Any:
-        """Call any API route; returns the decoded JSON (bytes with `raw=True`).
-
-        Paths not starting with ``/api/`` are relative to ``/api/v1``. Idempotent
-        methods are retried on transient failures; others only with ``retry=True``.
-        """
-        call = Call(
-            method.upper(), path, params=params, json=json, files=files, data=data, retry=retry,
-            expect="bytes" if raw else "json",
-        )
-        return self._run(single(call))
-
-    _make_request = request
-    """The seed's name for `request`."""
-
-    def login(self, email: str, password: str, *, remember_me: bool = False) -> dict[str, Any]:
-        """Log in to a multi-user server; the token is kept (and renewed) by the client."""
-        answer = self._run(_login_flow(email, password, remember_me))
-        self.credentials.set(str(answer["token"]))
-        return {k: v for k, v in answer.items() if k != "token"}
-
-    def server_version(self) -> str:
-        """The server's InvokeAI version, e.g. '6.14.2'."""
-        return self._run(_version_flow())
-
-    def invocation_catalog(self, *, refresh: bool = False) -> InvocationCatalog:
-        """The server's node types and input specs (its /openapi.json, fetched once per client).
-
-        Falls back to the snapshot the package ships when the schema cannot be had.
-        """
-        with self._catalog_lock:
-            if self._catalog is None or refresh:
-                from .workflow.schema import catalog_flow
-
-                self._catalog = self._run(catalog_flow())
-            return self._catalog
-
-    def health_check(self) -> bool:
-        """True when the server answers its API (the reason for False is logged)."""
-        try:
-            self.server_version()
-        except InvokeAIError as exc:
-            log.warning("health check of %s failed: %s", self.base_url, exc)
-            return False
-        return True
-
-    # -- resources -------------------------------------------------------------------
-
-    @cached_property
-    def queue_repo(self) -> QueueRepository:
-        return QueueRepository(self, self.queue_id)
-
-    @cached_property
-    def workflow_repo(self) -> WorkflowRepository:
-        from .workflow.repo import WorkflowRepository
-
-        return WorkflowRepository(self)
-
-    @cached_property
-    def board_repo(self) -> BoardRepository:
-        from .boards import BoardRepository
-
-        return BoardRepository(self)
-
-    @cached_property
-    def image_repo(self) -> ImageRepository:
-        from .images import ImageRepository
-
-        return ImageRepository(self)
-
-    @cached_property
-    def dnn_model_repo(self) -> ModelRepository:
-        from .models import ModelRepository
-
-        return ModelRepository(self)
-
-    # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the socket and the HTTP connections."""
-        self._events.close()
-        self._transport.close()
+        close_trackers(self._runner)
+        self._runner.close()
 
     def __enter__(self) -> InvokeAIClient:
         return self
@@ -255,14 +229,16 @@ class InvokeAIClient(_ClientBase):
         self.close()
 
 
-class AsyncInvokeAIClient(_ClientBase):
-    """The async twin of `InvokeAIClient`: same names, coroutines instead of blocking calls."""
+class AsyncInvokeAIClient(_Client[AsyncRunner]):
+    """The async twin of `InvokeAIClient`: same arguments and names, coroutines instead of blocking calls."""
 
     def __init__(
         self,
         base_url: str | None = None,
         *,
         token: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         verify: bool | str = True,
@@ -271,103 +247,20 @@ class AsyncInvokeAIClient(_ClientBase):
         use_events: bool = True,
         queue_id: str = "default",
     ) -> None:
-        self.options = _options(base_url, timeout, max_retries, verify, headers)
-        self.credentials = Credentials(token)
-        self._transport = AsyncTransport(self.options, self.credentials, transport)
-        self._use_events = use_events
-        self._events = AsyncEventHub(self.options, self.credentials)
-        self.queue_id = queue_id
-        self._catalog: InvocationCatalog | None = None
-        self._boards_lock = asyncio.Lock()
-        self._upload_cache: dict[str, str] = {}
-
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> AsyncInvokeAIClient:
-        return cls(url, **kwargs)
-
-    async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(self, flow)
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
-        retry: bool | None = None,
-        raw: bool = False,
-    ) -> Any:
-        """Call any API route (see `InvokeAIClient.request`)."""
-        call = Call(
-            method.upper(), path, params=params, json=json, files=files, data=data, retry=retry,
-            expect="bytes" if raw else "json",
-        )
-        return await self._run(single(call))
-
-    _make_request = request
-
-    async def login(self, email: str, password: str, *, remember_me: bool = False) -> dict[str, Any]:
-        answer = await self._run(_login_flow(email, password, remember_me))
-        self.credentials.set(str(answer["token"]))
-        return {k: v for k, v in answer.items() if k != "token"}
-
-    async def server_version(self) -> str:
-        return await self._run(_version_flow())
-
-    async def invocation_catalog(self, *, refresh: bool = False) -> InvocationCatalog:
-        """The server's node types and input specs (see `InvokeAIClient.invocation_catalog`).
-
-        Workflow handles of the async client use it once it has been loaded, and the
-        bundled snapshot before that.
-        """
-        if self._catalog is None or refresh:
-            from .workflow.schema import catalog_flow
-
-            self._catalog = await self._run(catalog_flow())
-        return self._catalog
-
-    async def health_check(self) -> bool:
-        try:
-            await self.server_version()
-        except InvokeAIError as exc:
-            log.warning("health check of %s failed: %s", self.base_url, exc)
-            return False
-        return True
-
-    @cached_property
-    def queue_repo(self) -> AsyncQueueRepository:
-        return AsyncQueueRepository(self, self.queue_id)
-
-    @cached_property
-    def workflow_repo(self) -> AsyncWorkflowRepository:
-        from .workflow.repo import AsyncWorkflowRepository
-
-        return AsyncWorkflowRepository(self)
-
-    @cached_property
-    def board_repo(self) -> AsyncBoardRepository:
-        from .boards import AsyncBoardRepository
-
-        return AsyncBoardRepository(self)
-
-    @cached_property
-    def image_repo(self) -> AsyncImageRepository:
-        from .images import AsyncImageRepository
-
-        return AsyncImageRepository(self)
-
-    @cached_property
-    def dnn_model_repo(self) -> AsyncModelRepository:
-        from .models import AsyncModelRepository
-
-        return AsyncModelRepository(self)
+        options = _options(base_url, timeout, max_retries, verify, headers)
+        credentials = Credentials(token)
+        runner = AsyncRunner(options, credentials, transport=transport, use_events=use_events)
+        super().__init__(runner, queue_id)
+        if email is not None or password is not None:
+            if not (email and password):
+                raise ValidationError("give both email and password to log in")
+            # __init__ cannot await: the login runs before the first request.
+            runner.prelude = lambda: _login_flow(credentials, email, password, False)
 
     async def close(self) -> None:
-        await self._events.close()
-        await self._transport.aclose()
+        """Close the socket and the HTTP connections."""
+        close_trackers(self._runner)
+        await self._runner.close()
 
     async def __aenter__(self) -> AsyncInvokeAIClient:
         return self

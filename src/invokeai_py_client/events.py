@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .queue_models import ServerModel
+from ._models import ServerModel
 
 __all__ = [
     "QUEUE_EVENTS",

@@ -1,7 +1,7 @@
 """Images: records, metadata, upload, download (streamed or not), stars, deletion, zips.
 
-Operations are written once as flows (see `_flow.py`) and run by `ImageRepository`
-(`client.image_repo`) and `AsyncImageRepository`; board handles reuse the same flows.
+`ImageRepository` (`client.image_repo`) is written once over its runner (see
+`_resource.py`); board handles reuse the flows below.
 
     >>> repo = client.image_repo                                    # doctest: +SKIP
     >>> dto = repo.upload_image("cat.png", board_id="none")         # doctest: +SKIP
@@ -20,19 +20,19 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 import httpx
 from pydantic import Field
 
 from ._exceptions import APIConnectionError, InvokeAIError, NotFoundError
-from ._flow import Call, Flow, Pause, backoff
-from .queue_models import ServerModel
+from ._flow import AsyncRunner, Call, Flow, Pause, Runner, SyncRunner, backoff, call
+from ._models import OrderDir, ServerModel
+from ._resource import Resource, operation
+from ._transport import safe_url, segment
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
-
-    from .client import AsyncInvokeAIClient, InvokeAIClient
 
 __all__ = [
     "AsyncImageRepository",
@@ -57,7 +57,6 @@ STREAM_CHUNK = 64 * 1024
 
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | PILImage"
 """What an upload accepts: a file path, encoded image bytes, or a PIL image."""
-OrderDir = Literal["ASC", "DESC"]
 
 
 class ImageDTO(ServerModel):
@@ -120,8 +119,12 @@ class IncompleteZipError(InvokeAIError):
 # --- pure helpers ---------------------------------------------------------------------
 
 
+def _image(name: str) -> str:
+    return f"{IMAGES}/i/{segment(name, 'image name')}"
+
+
 def _image_path(name: str, full_resolution: bool = True) -> str:
-    return f"{IMAGES}/i/{name}/{'full' if full_resolution else 'thumbnail'}"
+    return f"{_image(name)}/{'full' if full_resolution else 'thumbnail'}"
 
 
 def _content_type(filename: str) -> str:
@@ -167,9 +170,14 @@ def zip_is_complete(path: Path) -> bool:
 # --- streamed downloads ---------------------------------------------------------------
 
 
+def _open_stream(path: str) -> Flow[httpx.Response]:
+    response: httpx.Response = yield Call("GET", path, stream=True, expect="bytes")
+    return response
+
+
 @dataclass(frozen=True)
 class Download:
-    """A polling-flow step: stream `path` (an API route) to the file `dest`.
+    """A step: stream `path` (an API route) to the file `dest`.
 
     Written to `dest` + ``.part`` in chunks and renamed when complete, so a failed
     download never leaves a truncated file under the real name.
@@ -182,8 +190,8 @@ class Download:
     def part(self) -> Path:
         return self.dest.with_name(self.dest.name + ".part")
 
-    def run_sync(self, client: InvokeAIClient) -> Path:
-        response = client._transport.send("GET", self.path, stream=True, expect_json=False)
+    def run_sync(self, runner: SyncRunner) -> Path:
+        response = runner.run(_open_stream(self.path))
         try:
             with self.part.open("wb") as out:
                 for chunk in response.iter_bytes(STREAM_CHUNK):
@@ -198,8 +206,8 @@ class Download:
             response.close()
         return self._finish()
 
-    async def run_async(self, client: AsyncInvokeAIClient) -> Path:
-        response = await client._transport.send("GET", self.path, stream=True, expect_json=False)
+    async def run_async(self, runner: AsyncRunner) -> Path:
+        response = await runner.run(_open_stream(self.path))
         try:
             with self.part.open("wb") as out:
                 async for chunk in response.aiter_bytes(STREAM_CHUNK):
@@ -220,32 +228,13 @@ class Download:
 
 
 def _stream_error(exc: httpx.HTTPError, response: httpx.Response) -> APIConnectionError:
-    where = f"GET {response.request.url.copy_with(query=None)}"
     return APIConnectionError(
-        f"{where}: the download broke off ({type(exc).__name__}: {exc})", request=response.request
+        f"GET {safe_url(response.request)}: the download broke off ({type(exc).__name__}: {exc})",
+        request=response.request,
     )
 
 
-# --- flows ------------------------------------------------------------------------------
-
-
-def get_image_flow(image_name: str) -> Flow[ImageDTO]:
-    answer = yield Call("GET", f"{IMAGES}/i/{image_name}")
-    return ImageDTO.model_validate(answer)
-
-
-def metadata_flow(image_name: str) -> Flow[dict[str, Any] | None]:
-    answer = yield Call("GET", f"{IMAGES}/i/{image_name}/metadata")
-    return answer if isinstance(answer, dict) else None
-
-
-def workflow_flow(image_name: str) -> Flow[ImageWorkflow]:
-    """The embedded workflow and graph; the server sends both as JSON text."""
-    answer = yield Call("GET", f"{IMAGES}/i/{image_name}/workflow")
-    answer = answer or {}
-    return ImageWorkflow(
-        workflow=_parse_json_text(answer.get("workflow")), graph=_parse_json_text(answer.get("graph"))
-    )
+# --- flows shared with board handles ----------------------------------------------------
 
 
 def upload_flow(
@@ -262,17 +251,15 @@ def upload_flow(
     if board_id and board_id != UNCATEGORIZED:
         params["board_id"] = board_id
     try:
-        answer = yield Call(
-            "POST",
-            f"{IMAGES}/upload",
-            params=params,
-            files={"file": (name, content, _content_type(name))},
-            retry=False,
+        return (
+            yield from call(
+                ImageDTO, "POST", f"{IMAGES}/upload", params=params,
+                files={"file": (name, content, _content_type(name))}, retry=False,
+            )
         )
     finally:
         if must_close and not isinstance(content, bytes):
             content.close()
-    return ImageDTO.model_validate(answer)
 
 
 def download_flow(image_name: str, full_resolution: bool = True) -> Flow[bytes]:
@@ -287,20 +274,8 @@ def download_to_flow(image_name: str, dest: str | os.PathLike[str], full_resolut
     return path
 
 
-def delete_images_flow(image_names: Sequence[str]) -> Flow[DeleteImagesResult]:
-    total = DeleteImagesResult()
-    for chunk in _chunks(image_names):
-        answer = yield Call("POST", f"{IMAGES}/delete", json={"image_names": chunk}, retry=True)
-        part = DeleteImagesResult.model_validate(answer)
-        total.deleted_images += part.deleted_images
-        total.failed_images += part.failed_images
-        total.affected_boards += [b for b in part.affected_boards if b not in total.affected_boards]
-    return total
-
-
 def delete_image_flow(image_name: str) -> Flow[DeleteImagesResult]:
-    answer = yield Call("DELETE", f"{IMAGES}/i/{image_name}")
-    return DeleteImagesResult.model_validate(answer)
+    return (yield from call(DeleteImagesResult, "DELETE", _image(image_name)))
 
 
 def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
@@ -308,17 +283,9 @@ def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
     route, key = ("star", "starred_images") if star else ("unstar", "unstarred_images")
     changed: list[str] = []
     for chunk in _chunks(image_names):
-        answer = yield Call("POST", f"{IMAGES}/{route}", json={"image_names": chunk}, retry=True)
-        changed += (answer or {}).get(key, [])
+        answer = yield from call(dict[str, Any], "POST", f"{IMAGES}/{route}", json={"image_names": chunk}, retry=True)
+        changed += answer.get(key, [])
     return changed
-
-
-def images_by_names_flow(image_names: Sequence[str]) -> Flow[list[ImageDTO]]:
-    out: list[ImageDTO] = []
-    for chunk in _chunks(image_names):
-        answer = yield Call("POST", f"{IMAGES}/images_by_names", json={"image_names": chunk}, retry=True)
-        out += [ImageDTO.model_validate(raw) for raw in answer or []]
-    return out
 
 
 def _filters(
@@ -352,8 +319,7 @@ def list_images_flow(
 ) -> Flow[ImagePage]:
     """One page of image records, paged by the server (`GET /api/v1/images/`)."""
     params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
-    answer = yield Call("GET", f"{IMAGES}/", params={**params, "offset": offset, "limit": limit})
-    return ImagePage.model_validate(answer)
+    return (yield from call(ImagePage, "GET", f"{IMAGES}/", params={**params, "offset": offset, "limit": limit}))
 
 
 def image_names_flow(
@@ -367,70 +333,47 @@ def image_names_flow(
 ) -> Flow[ImageNames]:
     """Every matching image name in one request (the server does not page this route)."""
     params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
-    answer = yield Call("GET", f"{IMAGES}/names", params=params)
-    return ImageNames.model_validate(answer)
+    return (yield from call(ImageNames, "GET", f"{IMAGES}/names", params=params))
 
 
-def add_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
-    """Put images on a board (moving them off any other); answers the names moved."""
-    added: list[str] = []
+def move_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
+    """Put images on a board, moving them off any other (``"none"``: off every board).
+
+    Answers the names moved.
+    """
+    if board_id == UNCATEGORIZED:
+        route, body, key = "batch/delete", {}, "removed_images"
+    else:
+        route, body, key = "batch", {"board_id": board_id}, "added_images"
+    moved: list[str] = []
     for chunk in _chunks(image_names):
-        answer = yield Call(
-            "POST", "/api/v1/board_images/batch", json={"board_id": board_id, "image_names": chunk}, retry=True
+        answer = yield from call(
+            dict[str, Any], "POST", f"/api/v1/board_images/{route}", json={**body, "image_names": chunk}, retry=True
         )
-        added += (answer or {}).get("added_images", [])
-    return added
+        moved += answer.get(key, [])
+    return moved
 
 
-def remove_from_board_flow(image_names: Sequence[str]) -> Flow[list[str]]:
-    """Take images off their boards (they become uncategorized); answers the names moved."""
-    removed: list[str] = []
-    for chunk in _chunks(image_names):
-        answer = yield Call(
-            "POST", "/api/v1/board_images/batch/delete", json={"image_names": chunk}, retry=True
-        )
-        removed += (answer or {}).get("removed_images", [])
-    return removed
+# --- bulk downloads ---------------------------------------------------------------------
 
 
-def clear_intermediates_flow() -> Flow[int]:
-    answer = yield Call("DELETE", f"{IMAGES}/intermediates")
-    return int(answer or 0)
-
-
-def count_intermediates_flow() -> Flow[int]:
-    answer = yield Call("GET", f"{IMAGES}/intermediates")
-    return int(answer or 0)
-
-
-def start_bulk_download_flow(
-    image_names: Sequence[str] | None = None, board_id: str | None = None
-) -> Flow[str]:
-    """Ask the server to zip images (a list or a whole board); answers the zip's name."""
+def _start_zip_flow(image_names: Sequence[str] | None, board_id: str | None) -> Flow[str]:
     if not image_names and not board_id:
         raise InvokeAIError("give image names or a board id to download")
     body: dict[str, Any] = {"image_names": list(image_names) if image_names else None, "board_id": board_id}
-    answer = yield Call("POST", f"{IMAGES}/download", json=body, retry=False)
-    name = (answer or {}).get("bulk_download_item_name")
+    answer = yield from call(dict[str, Any], "POST", f"{IMAGES}/download", json=body, retry=False)
+    name = answer.get("bulk_download_item_name")
     if not name:
         raise InvokeAIError(f"bulk download answered without an item name: {answer!r}")
     return str(name)
 
 
-def fetch_bulk_download_flow(
-    name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
-) -> Flow[Path]:
-    """Poll for the zip `name` until the server has it, then stream it to `dest`.
 
-    The server deletes a zip once it has been served and writes it in place, so
-    a zip fetched while still being written comes back truncated: that is
-    reported as an error (start the download again; `bulk_download` does).
-    """
+def _fetch_zip_flow(name: str, target: Path, timeout: float | None) -> Flow[Path]:
     deadline = None if timeout is None else time.monotonic() + timeout
-    target = Path(dest)
     for delay in backoff(first=0.1, cap=1.0):
         try:
-            yield Download(f"{IMAGES}/download/{name}", target)
+            yield Download(f"{IMAGES}/download/{segment(name, 'bulk download')}", target)
         except NotFoundError:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise InvokeAIError(f"bulk download {name!r} not ready after {timeout}s") from None
@@ -443,58 +386,50 @@ def fetch_bulk_download_flow(
     raise AssertionError("unreachable")
 
 
-def bulk_download_flow(
-    dest: str | os.PathLike[str],
-    image_names: Sequence[str] | None = None,
-    board_id: str | None = None,
-    timeout: float | None = 60.0,
-    attempts: int = 3,
-) -> Flow[Path]:
-    """Zip images on the server and save the zip to `dest` (restarting a truncated one)."""
-    for attempt in range(attempts):
-        name = yield from start_bulk_download_flow(image_names, board_id)
-        # Give the server a moment to write small zips before the first fetch.
-        yield Pause(0.2 * (attempt + 1))
-        try:
-            path: Path = yield from fetch_bulk_download_flow(name, dest, timeout)
-        except IncompleteZipError:
-            log.info("bulk download %s was fetched too early; starting again", name)
-            continue
-        return path
-    raise InvokeAIError(f"bulk download did not complete in {attempts} attempts")
+# --- the repository ---------------------------------------------------------------------
 
 
-# --- repositories -----------------------------------------------------------------------
-
-
-class ImageRepository:
+class ImageRepository(Resource[Runner]):
     """`client.image_repo`: image records and files."""
 
-    def __init__(self, client: InvokeAIClient) -> None:
-        self._client = client
+    @operation
+    def get_image(self, image_name: str) -> Flow[ImageDTO]:
+        return call(ImageDTO, "GET", _image(image_name))
 
-    def get_image(self, image_name: str) -> ImageDTO:
-        return self._client._run(get_image_flow(image_name))
+    @operation
+    def get_images_by_names(self, image_names: Sequence[str]) -> Flow[list[ImageDTO]]:
+        out: list[ImageDTO] = []
+        for chunk in _chunks(image_names):
+            out += yield from call(
+                list[ImageDTO], "POST", f"{IMAGES}/images_by_names", json={"image_names": chunk}, retry=True
+            )
+        return out
 
-    def get_images_by_names(self, image_names: Sequence[str]) -> list[ImageDTO]:
-        return self._client._run(images_by_names_flow(image_names))
-
-    def get_metadata(self, image_name: str) -> dict[str, Any] | None:
+    @operation
+    def get_metadata(self, image_name: str) -> Flow[dict[str, Any] | None]:
         """The generation metadata stored with an image (None when it has none)."""
-        return self._client._run(metadata_flow(image_name))
+        answer = yield from call(object, "GET", f"{_image(image_name)}/metadata")
+        return answer if isinstance(answer, dict) else None
 
-    def get_workflow(self, image_name: str) -> ImageWorkflow:
-        """The workflow (and graph) embedded in an image, decoded."""
-        return self._client._run(workflow_flow(image_name))
+    @operation
+    def get_workflow(self, image_name: str) -> Flow[ImageWorkflow]:
+        """The workflow (and graph) embedded in an image, decoded (the server sends JSON text)."""
+        answer = yield from call(dict[str, Any], "GET", f"{_image(image_name)}/workflow")
+        return ImageWorkflow(
+            workflow=_parse_json_text(answer.get("workflow")), graph=_parse_json_text(answer.get("graph"))
+        )
 
-    def list_images(self, **filters: Any) -> ImagePage:
+    @operation
+    def list_images(self, /, **filters: Any) -> Flow[ImagePage]:
         """One server-side page; filters as `list_images_flow` (board_id, offset, limit, ...)."""
-        return self._client._run(list_images_flow(**filters))
+        return list_images_flow(**filters)
 
-    def list_image_names(self, **filters: Any) -> ImageNames:
+    @operation
+    def list_image_names(self, /, **filters: Any) -> Flow[ImageNames]:
         """All matching names in order; filters as `image_names_flow`."""
-        return self._client._run(image_names_flow(**filters))
+        return image_names_flow(**filters)
 
+    @operation
     def upload_image(
         self,
         image: ImageSource,
@@ -503,164 +438,108 @@ class ImageRepository:
         is_intermediate: bool = False,
         image_category: str = "general",
         filename: str | None = None,
-    ) -> ImageDTO:
+    ) -> Flow[ImageDTO]:
         """Upload a file path, encoded bytes or a PIL image; answers its record."""
-        return self._client._run(
-            upload_flow(
-                image, board_id=board_id, is_intermediate=is_intermediate,
-                image_category=image_category, filename=filename,
-            )
+        return upload_flow(
+            image, board_id=board_id, is_intermediate=is_intermediate,
+            image_category=image_category, filename=filename,
         )
 
-    def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
+    @operation
+    def download_image(self, image_name: str, full_resolution: bool = True) -> Flow[bytes]:
         """The image file's bytes (the thumbnail with `full_resolution=False`)."""
-        return self._client._run(download_flow(image_name, full_resolution))
+        return download_flow(image_name, full_resolution)
 
+    @operation
     def download_to(
         self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Path:
+    ) -> Flow[Path]:
         """Stream the image file to `dest` without holding it in memory."""
-        return self._client._run(download_to_flow(image_name, dest, full_resolution))
+        return download_to_flow(image_name, dest, full_resolution)
 
-    def delete_image(self, image_name: str) -> DeleteImagesResult:
-        return self._client._run(delete_image_flow(image_name))
+    @operation
+    def delete_image(self, image_name: str) -> Flow[DeleteImagesResult]:
+        return delete_image_flow(image_name)
 
-    def delete_images(self, image_names: Sequence[str]) -> DeleteImagesResult:
-        return self._client._run(delete_images_flow(image_names))
+    @operation
+    def delete_images(self, image_names: Sequence[str]) -> Flow[DeleteImagesResult]:
+        total = DeleteImagesResult()
+        for chunk in _chunks(image_names):
+            part = yield from call(
+                DeleteImagesResult, "POST", f"{IMAGES}/delete", json={"image_names": chunk}, retry=True
+            )
+            total.deleted_images += part.deleted_images
+            total.failed_images += part.failed_images
+            total.affected_boards += [b for b in part.affected_boards if b not in total.affected_boards]
+        return total
 
-    def star_images(self, image_names: Sequence[str]) -> list[str]:
-        return self._client._run(star_flow(image_names, True))
+    @operation
+    def star_images(self, image_names: Sequence[str]) -> Flow[list[str]]:
+        return star_flow(image_names, True)
 
-    def unstar_images(self, image_names: Sequence[str]) -> list[str]:
-        return self._client._run(star_flow(image_names, False))
+    @operation
+    def unstar_images(self, image_names: Sequence[str]) -> Flow[list[str]]:
+        return star_flow(image_names, False)
 
-    def add_images_to_board(self, board_id: str, image_names: Sequence[str]) -> list[str]:
-        return self._client._run(add_to_board_flow(board_id, image_names))
+    @operation
+    def add_images_to_board(self, board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
+        return move_to_board_flow(board_id, image_names)
 
-    def remove_images_from_board(self, image_names: Sequence[str]) -> list[str]:
-        return self._client._run(remove_from_board_flow(image_names))
+    @operation
+    def remove_images_from_board(self, image_names: Sequence[str]) -> Flow[list[str]]:
+        return move_to_board_flow(UNCATEGORIZED, image_names)
 
-    def count_intermediates(self) -> int:
-        return self._client._run(count_intermediates_flow())
+    @operation
+    def count_intermediates(self) -> Flow[int]:
+        return call(int, "GET", f"{IMAGES}/intermediates")
 
-    def delete_intermediates(self) -> int:
+    @operation
+    def delete_intermediates(self) -> Flow[int]:
         """Delete every intermediate image; answers how many."""
-        return self._client._run(clear_intermediates_flow())
+        return call(int, "DELETE", f"{IMAGES}/intermediates")
 
+    @operation
     def start_bulk_download(
         self, image_names: Sequence[str] | None = None, board_id: str | None = None
-    ) -> str:
+    ) -> Flow[str]:
         """Start zipping on the server; answers the zip's name (see `fetch_bulk_download`).
 
         The server announces completion with a `bulk_download_complete` socket event
         in the bulk-download room; `fetch_bulk_download` polls instead.
         """
-        return self._client._run(start_bulk_download_flow(image_names, board_id))
+        return _start_zip_flow(image_names, board_id)
 
+    @operation
     def fetch_bulk_download(
         self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
-    ) -> Path:
-        """Wait for the zip `name` and stream it to `dest` (the server then deletes it)."""
-        return self._client._run(fetch_bulk_download_flow(name, dest, timeout))
+    ) -> Flow[Path]:
+        """Wait for the zip `name` and stream it to `dest` (the server then deletes it).
 
+        The server writes a zip in place, so one fetched while still being written
+        comes back truncated: that is an `IncompleteZipError` (`bulk_download` starts over).
+        """
+        return _fetch_zip_flow(name, Path(dest), timeout)
+
+    @operation
     def bulk_download(
         self,
         dest: str | os.PathLike[str],
         image_names: Sequence[str] | None = None,
         board_id: str | None = None,
         timeout: float | None = 60.0,
-    ) -> Path:
+        attempts: int = 3,
+    ) -> Flow[Path]:
         """Zip images (a list, or a whole board) on the server and save the zip to `dest`."""
-        return self._client._run(bulk_download_flow(dest, image_names, board_id, timeout))
+        for attempt in range(attempts):
+            name = yield from _start_zip_flow(image_names, board_id)
+            # Give the server a moment to write small zips before the first fetch.
+            yield Pause(0.2 * (attempt + 1))
+            try:
+                return (yield from _fetch_zip_flow(name, Path(dest), timeout))
+            except IncompleteZipError:
+                log.info("bulk download %s was fetched too early; starting again", name)
+        raise InvokeAIError(f"bulk download did not complete in {attempts} attempts")
 
 
-class AsyncImageRepository:
-    """`AsyncInvokeAIClient.image_repo`: image records and files, non-blocking."""
-
-    def __init__(self, client: AsyncInvokeAIClient) -> None:
-        self._client = client
-
-    async def get_image(self, image_name: str) -> ImageDTO:
-        return await self._client._run(get_image_flow(image_name))
-
-    async def get_images_by_names(self, image_names: Sequence[str]) -> list[ImageDTO]:
-        return await self._client._run(images_by_names_flow(image_names))
-
-    async def get_metadata(self, image_name: str) -> dict[str, Any] | None:
-        return await self._client._run(metadata_flow(image_name))
-
-    async def get_workflow(self, image_name: str) -> ImageWorkflow:
-        return await self._client._run(workflow_flow(image_name))
-
-    async def list_images(self, **filters: Any) -> ImagePage:
-        return await self._client._run(list_images_flow(**filters))
-
-    async def list_image_names(self, **filters: Any) -> ImageNames:
-        return await self._client._run(image_names_flow(**filters))
-
-    async def upload_image(
-        self,
-        image: ImageSource,
-        *,
-        board_id: str | None = None,
-        is_intermediate: bool = False,
-        image_category: str = "general",
-        filename: str | None = None,
-    ) -> ImageDTO:
-        return await self._client._run(
-            upload_flow(
-                image, board_id=board_id, is_intermediate=is_intermediate,
-                image_category=image_category, filename=filename,
-            )
-        )
-
-    async def download_image(self, image_name: str, full_resolution: bool = True) -> bytes:
-        return await self._client._run(download_flow(image_name, full_resolution))
-
-    async def download_to(
-        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Path:
-        return await self._client._run(download_to_flow(image_name, dest, full_resolution))
-
-    async def delete_image(self, image_name: str) -> DeleteImagesResult:
-        return await self._client._run(delete_image_flow(image_name))
-
-    async def delete_images(self, image_names: Sequence[str]) -> DeleteImagesResult:
-        return await self._client._run(delete_images_flow(image_names))
-
-    async def star_images(self, image_names: Sequence[str]) -> list[str]:
-        return await self._client._run(star_flow(image_names, True))
-
-    async def unstar_images(self, image_names: Sequence[str]) -> list[str]:
-        return await self._client._run(star_flow(image_names, False))
-
-    async def add_images_to_board(self, board_id: str, image_names: Sequence[str]) -> list[str]:
-        return await self._client._run(add_to_board_flow(board_id, image_names))
-
-    async def remove_images_from_board(self, image_names: Sequence[str]) -> list[str]:
-        return await self._client._run(remove_from_board_flow(image_names))
-
-    async def count_intermediates(self) -> int:
-        return await self._client._run(count_intermediates_flow())
-
-    async def delete_intermediates(self) -> int:
-        return await self._client._run(clear_intermediates_flow())
-
-    async def start_bulk_download(
-        self, image_names: Sequence[str] | None = None, board_id: str | None = None
-    ) -> str:
-        return await self._client._run(start_bulk_download_flow(image_names, board_id))
-
-    async def fetch_bulk_download(
-        self, name: str, dest: str | os.PathLike[str], timeout: float | None = 60.0
-    ) -> Path:
-        return await self._client._run(fetch_bulk_download_flow(name, dest, timeout))
-
-    async def bulk_download(
-        self,
-        dest: str | os.PathLike[str],
-        image_names: Sequence[str] | None = None,
-        board_id: str | None = None,
-        timeout: float | None = 60.0,
-    ) -> Path:
-        return await self._client._run(bulk_download_flow(dest, image_names, board_id, timeout))
+AsyncImageRepository = ImageRepository[AsyncRunner]
+"""`AsyncInvokeAIClient.image_repo`: the same methods, as coroutines."""

@@ -1,526 +1,648 @@
-"""Jobs: what a submission returns. Status, wait, cancel, events, re-attach by id.
+"""Jobs: what a submission returns. Each `Job` is a `concurrent.futures.Future`.
 
-`Job` follows one queue item, `JobBatch` the items of one submission. Following is
-written once (`_follow_flow`): it yields steps (wait for an event, pause, poll the
-server, emit an event to the caller) that a sync or async driver executes. With the
-client's socket it reacts to events and polls only when events stop coming; without
-it, it polls light item summaries with backoff.
+Submitting enqueues (never twice: see `enqueue_flow`) and hands the new queue items to
+the client's tracker, one per client and queue, which follows every outstanding item
+at once (socket events, with polling of light summaries when they go quiet or there
+is no socket) and resolves each job's future the moment its item ends. So
+`concurrent.futures.as_completed(jobs)` works on many jobs with no thread per job,
+`await job` works on the async client, and `job.wait()` is the same wait, typed:
+
+    >>> job = wf.submit_sync()                                        # doctest: +SKIP
+    >>> item = job.wait(timeout=120)       # or job.result(), or as_completed([...])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, overload
 
-from ._exceptions import JobCanceledError, JobFailedError, JobTimeoutError
-from ._flow import Call, Flow, Pause, backoff
-from .events import Event, QueueItemStatusChangedEvent
-from .queue import (
-    batch_item_ids_flow,
-    cancel_batches_flow,
-    cancel_item_flow,
-    enqueue_flow,
-    get_item_flow,
-    item_summaries_flow,
-    items_by_ids_flow,
-    prepare_batch,
+import httpx
+
+from ._exceptions import (
+    AmbiguousSubmissionError,
+    APIConnectionError,
+    InternalServerError,
+    InvokeAIError,
+    JobCanceledError,
+    JobFailedError,
+    JobLostError,
+    JobTimeoutError,
 )
-from .queue_models import TERMINAL_STATUSES, EnqueueBatchResult, QueueItem
+from ._flow import AsyncRunner, Flow, Pause, Runner, SyncRunner, backoff, call
+from ._resource import Resource, operation
+from ._socket import AsyncListener, Listener
+from ._transport import segment
+from .events import Event, QueueItemStatusChangedEvent
+from .queue_models import TERMINAL_STATUSES, BatchStatus, EnqueueBatchResult, QueueItem
 
-if TYPE_CHECKING:
-    from .client import AsyncInvokeAIClient, InvokeAIClient
-
-__all__ = ["AsyncJob", "AsyncJobBatch", "EventCallback", "Job", "JobBatch"]
+__all__ = [
+    "AsyncJob",
+    "AsyncJobBatch",
+    "EventCallback",
+    "Job",
+    "JobBatch",
+    "enqueue_flow",
+    "new_destination_tag",
+    "prepare_batch",
+]
 
 log = logging.getLogger("invokeai_py_client.jobs")
 
-EventCallback = Callable[[Event], None]
+EventCallback = Callable[[Event], Any]
+"""Called with each event of a job (an async client also awaits a coroutine result)."""
 
+DEFAULT_ORIGIN = "invokeai-py-client"
 POLL_FIRST = 0.05
 POLL_MAX = 0.5
 QUIET_POLL = 1.0
 """With events flowing, poll only after this many quiet seconds (missed events)."""
+OUTAGE_PAUSE_MAX = 5.0
+"""Longest pause between tries while the server cannot be reached."""
 
 
-# --- the follow flow (pure) -----------------------------------------------------------
+def queue_path(queue_id: str) -> str:
+    return f"/api/v1/queue/{segment(queue_id, 'queue id')}"
+
+
+# --- enqueueing (never twice) ---------------------------------------------------------------
+
+
+def new_destination_tag() -> str:
+    """A unique `destination` for one submission, so it can be found again by lookup."""
+    return f"invokeai-py:{uuid.uuid4().hex}"
+
+
+def prepare_batch(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy an `enqueue_batch` body, filling in a client-chosen batch id and tags.
+
+    The batch id is chosen here, not by the server, so events can be routed to the
+    submission before it exists and an ambiguous failure can be resolved by lookup.
+    """
+    out = dict(body)
+    batch = dict(out.get("batch") or {})
+    batch.setdefault("batch_id", str(uuid.uuid4()))
+    if not batch.get("origin"):
+        batch["origin"] = DEFAULT_ORIGIN
+    if not batch.get("destination"):
+        batch["destination"] = new_destination_tag()
+    out["batch"] = batch
+    out.setdefault("prepend", False)
+    return out
+
+
+def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchResult]:
+    """POST enqueue_batch once; resolve a lost answer by looking the batch up.
+
+    Never retried blindly. If the request could not even be sent (connection
+    refused), it is sent again once the lookup confirms nothing was enqueued; if
+    the answer was lost after sending, the lookup decides; if it stays unknown,
+    `AmbiguousSubmissionError` is raised and nothing is sent twice.
+    """
+    prepared = prepare_batch(body)
+    batch = prepared["batch"]
+    batch_id: str = batch["batch_id"]
+    destination: str = batch["destination"]
+    for attempt in range(2):
+        try:
+            return (
+                yield from call(
+                    EnqueueBatchResult, "POST", f"{queue_path(queue_id)}/enqueue_batch", json=prepared, retry=False
+                )
+            )
+        except (APIConnectionError, InternalServerError) as exc:
+            log.warning("enqueue of batch %s: %s; looking it up", batch_id, exc)
+            found = yield from _batch_item_ids(queue_id, batch_id, destination)
+            if found:
+                log.info("batch %s was enqueued after all (%d items)", batch_id, len(found))
+                return EnqueueBatchResult(
+                    queue_id=queue_id, enqueued=len(found), requested=len(found), batch=batch,
+                    item_ids=sorted(found, reverse=True),
+                )
+            if isinstance(exc, InternalServerError):
+                raise  # the server answered: it refused the batch, nothing is queued
+            never_sent = isinstance(exc.__cause__, httpx.ConnectError)
+            if not never_sent or attempt == 1:
+                raise AmbiguousSubmissionError(
+                    f"enqueue of batch {batch_id} failed ({exc}) and the batch is not on the "
+                    f"queue yet; it may still appear. Look for destination {destination!r} "
+                    "before submitting again.",
+                    destination=destination,
+                ) from exc
+    raise AssertionError("unreachable")
+
+
+def _batch_item_ids(queue_id: str, batch_id: str, destination: str | None = None) -> Flow[list[int]]:
+    """Item ids of a batch, found through its destination; [] when the queue has none."""
+    q = queue_path(queue_id)
+    try:
+        status = yield from call(BatchStatus, "GET", f"{q}/b/{segment(batch_id, 'batch id')}/status")
+        if status.total == 0:
+            return []
+        items = yield from call(
+            list[dict[str, Any]], "GET", f"{q}/list_all", params={"destination": destination or status.destination}
+        )
+    except InvokeAIError:
+        if destination is None:
+            raise
+        return []  # resolving a lost enqueue: "not found" is the answer
+    return sorted(int(i["item_id"]) for i in items if i.get("batch_id") == batch_id)
+
+
+# --- reading items ------------------------------------------------------------------------
+
+
+def items_by_ids_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
+    """Full queue items (with sessions), in the order asked, 1000 per request."""
+    found: dict[int, QueueItem] = {}
+    for start in range(0, len(item_ids), 1000):
+        chunk = list(item_ids[start : start + 1000])
+        items = yield from call(
+            list[QueueItem], "POST", f"{queue_path(queue_id)}/items_by_ids", json={"item_ids": chunk}, retry=True
+        )
+        found.update((item.item_id, item) for item in items)
+    missing = [i for i in item_ids if i not in found]
+    if missing:
+        raise JobLostError(f"queue {queue_id!r} has no items {missing} (deleted or cleared)", None)
+    return [found[i] for i in item_ids]
+
+
+def item_summaries_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
+    """Light summaries (status, times, batch; no session); deleted items are left out."""
+    out: list[QueueItem] = []
+    for start in range(0, len(item_ids), 1000):
+        chunk = list(item_ids[start : start + 1000])
+        raws = yield from call(
+            list[dict[str, Any]], "POST", f"{queue_path(queue_id)}/item_summaries_by_ids",
+            json={"item_ids": chunk}, retry=True,
+        )
+        out.extend(QueueItem.model_validate({"queue_id": queue_id, **raw}) for raw in raws)
+    return out
+
+
+def _item(queue_id: str, item_id: int) -> str:
+    return f"{queue_path(queue_id)}/i/{int(item_id)}"
+
+
+# --- the tracker: one follower per client and queue -------------------------------------------
+
+
+class _Registry:
+    """The jobs a tracker resolves (thread-safe; shared by the tracker and submitters)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Job[Any]] = {}
+        self.running = False
+        self.closed = False
+
+    def add(self, jobs: Sequence[Job[Any]]) -> bool:
+        """Track `jobs`; True when no tracker runs yet (the caller starts one)."""
+        with self._lock:
+            if self.closed:
+                raise InvokeAIError("the client is closed")
+            for job in jobs:
+                if not job.done():
+                    self._jobs.setdefault(job.item_id, job)
+            start = bool(self._jobs) and not self.running
+            self.running = self.running or start
+            return start
+
+    def ids_or_stop(self) -> list[int]:
+        """The item ids still pending; when none, the tracker is marked stopped."""
+        with self._lock:
+            if not self._jobs or self.closed:
+                self.running = False
+                return []
+            return list(self._jobs)
+
+    def get(self, item_id: int) -> Job[Any] | None:
+        with self._lock:
+            return self._jobs.get(item_id)
+
+    def pop(self, item_id: int) -> Job[Any] | None:
+        with self._lock:
+            return self._jobs.pop(item_id, None)
+
+    def fail_all(self, error: InvokeAIError) -> None:
+        with self._lock:
+            self.closed = True
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job._settle(None, error)
 
 
 @dataclass(frozen=True)
 class _NextEvent:
-    """The next event of a listener, or None after `timeout` seconds."""
+    """The tracker's next event, or None after `timeout` seconds."""
 
-    listener: Any
+    listener: Listener | AsyncListener
     timeout: float
 
-    def run_sync(self, client: InvokeAIClient) -> Event | None:
+    def run_sync(self, runner: SyncRunner) -> Event | None:
+        assert isinstance(self.listener, Listener)
         try:
-            event: Event = self.listener.queue.get(timeout=max(self.timeout, 0.0))
+            return self.listener.queue.get(timeout=max(self.timeout, 0.0))
         except queue.Empty:
             return None
-        return event
 
-    async def run_async(self, client: AsyncInvokeAIClient) -> Event | None:
+    async def run_async(self, runner: AsyncRunner) -> Event | None:
+        assert isinstance(self.listener, AsyncListener)
         try:
-            event: Event = await asyncio.wait_for(self.listener.queue.get(), max(self.timeout, 0.0))
+            return await asyncio.wait_for(self.listener.queue.get(), max(self.timeout, 0.0))
         except TimeoutError:
             return None
-        return event
 
 
 @dataclass(frozen=True)
-class _Emit:
-    """Hand an event to the caller's sink (a callback, sync or async)."""
+class _Deliver:
+    """Hand an event found by polling to the job listeners, as if the socket sent it."""
 
     event: Event
-    sink: Callable[[Event], Any] | None
 
-    def run_sync(self, client: InvokeAIClient) -> None:
-        if self.sink is not None:
-            self.sink(self.event)
+    def run_sync(self, runner: SyncRunner) -> None:
+        runner.hub.deliver(self.event)
 
-    async def run_async(self, client: AsyncInvokeAIClient) -> None:
-        if self.sink is not None:
-            result = self.sink(self.event)
-            if asyncio.iscoroutine(result):
-                await result
+    async def run_async(self, runner: AsyncRunner) -> None:
+        runner.hub.deliver(self.event)
 
 
-@dataclass
-class _Outcome:
-    items: list[QueueItem]
-    timed_out: bool
-
-
-def _follow_flow(
+def track_flow(
     queue_id: str,
-    item_ids: Sequence[int],
-    *,
-    listener: Any,
-    sink: Callable[[Event], Any] | None,
-    known: Mapping[int, str],
-    timeout: float | None,
-    clock: Callable[[], float] = time.monotonic,
-) -> Flow[_Outcome]:
-    """Follow items until all are terminal or `timeout` passes; return them in full.
+    registry: _Registry,
+    listener: Listener | AsyncListener | None,
+    known: Callable[[int], str | None] = lambda _: None,
+) -> Flow[None]:
+    """Follow the registry's items until none is pending, resolving each job as it ends.
 
-    With a `listener` (the client's socket), react to its events and poll only when
-    they go quiet; without one, poll light summaries with backoff.
+    With a `listener` (every event of the client's socket) it reacts to status events
+    and polls only when they go quiet; without one it polls light summaries with
+    backoff. An item missing from the queue resolves its job with `JobLostError`; an
+    unreachable server is waited out (the items are in its database).
     """
-    events = listener is not None
-    ids = set(item_ids)
-    status: dict[int, str | None] = {i: known.get(i) for i in item_ids}
-    deadline = None if timeout is None else clock() + timeout
+    status: dict[int, str] = {}
     intervals = backoff(POLL_FIRST, POLL_MAX)
-    polled_once = False
-
-    def done() -> bool:
-        return all(s in TERMINAL_STATUSES for s in status.values())
-
-    while not done():
-        remaining = None if deadline is None else deadline - clock()
-        if remaining is not None and remaining <= 0:
-            summaries = yield Call(
-                "POST", f"/api/v1/queue/{queue_id}/item_summaries_by_ids",
-                json={"item_ids": list(item_ids)}, retry=True,
-            )
-            return _Outcome([QueueItem.model_validate({"queue_id": queue_id, **s}) for s in summaries], True)
-        if events and polled_once:
-            wait = QUIET_POLL if remaining is None else min(QUIET_POLL, remaining)
-            event: Event | None = yield _NextEvent(listener, wait)
-            if event is not None:
-                if event.item_id is None or event.item_id in ids or event.name == "queue_cleared":
-                    yield _Emit(event, sink)
-                if isinstance(event, QueueItemStatusChangedEvent) and event.item_id in ids:
-                    status[event.item_id] = event.status
-                    continue
-                if event.name not in ("queue_cleared", "queue_items_canceled"):
-                    continue
-                # Those carry no per-item status: poll.
-        elif polled_once:
-            interval = next(intervals)
-            yield Pause(interval if remaining is None else min(interval, remaining))
-        # Poll (first pass, when events went quiet, or without a socket).
-        summaries = yield from item_summaries_flow(queue_id, list(item_ids))
-        polled_once = True
-        for s in summaries:
-            if s.item_id in ids and s.status != status.get(s.item_id):
-                status[s.item_id] = s.status
-                if not events or s.is_terminal:
-                    yield _Emit(
-                        QueueItemStatusChangedEvent(
-                            name="queue_item_status_changed",
-                            queue_id=queue_id,
-                            item_id=s.item_id,
-                            batch_id=s.batch_id,
-                            status=s.status,
-                            origin=s.origin,
-                            destination=s.destination,
-                        ),
-                        sink,
-                    )
-    items = yield from items_by_ids_flow(queue_id, list(item_ids))
-    return _Outcome(items, False)
-
-
-def _known_statuses(hub: Any, item_ids: Sequence[int]) -> dict[int, str]:
-    """Statuses the hub already saw for these items (events that came before we listened)."""
-    known: dict[int, str] = {}
-    for item_id in item_ids if hub is not None else ():
-        last = hub.router.last_status(item_id)
-        if last is not None:
-            known[item_id] = last.status
-    return known
-
-
-def _raise_for(item: QueueItem) -> None:
-    if item.status == "failed":
-        raise JobFailedError(
-            f"queue item {item.item_id} failed: {item.error_type}: {item.error_message}", item
-        )
-    if item.status == "canceled":
-        raise JobCanceledError(f"queue item {item.item_id} was canceled", item)
-
-
-def _timeout_error(items: Sequence[QueueItem], timeout: float | None) -> JobTimeoutError:
-    pending = [i for i in items if not i.is_terminal]
-    first = pending[0] if pending else (items[0] if items else None)
-    states = ", ".join(f"{i.item_id}: {i.status}" for i in items[:10])
-    return JobTimeoutError(f"timed out after {timeout}s waiting for queue items ({states})", first)
-
-
-# --- sync -------------------------------------------------------------------------------
-
-
-class _SyncFollower:
-    """Runs the follow flow with blocking I/O and the client's event hub."""
-
-    def __init__(self, client: InvokeAIClient, queue_id: str, batch_ids: Sequence[str]) -> None:
-        self.client = client
-        self.queue_id = queue_id
-        self.batch_ids = frozenset(batch_ids)
-
-    def run(
-        self, item_ids: Sequence[int], timeout: float | None, sink: Callable[[Event], None] | None
-    ) -> _Outcome:
-        hub = self.client._events if self.client._use_events else None
-        listener = hub.listen(self.batch_ids) if hub is not None and hub.connect() else None
+    outage = backoff(0.5, OUTAGE_PAUSE_MAX)
+    must_poll = True
+    while ids := registry.ids_or_stop():
+        for item_id in ids:
+            if item_id not in status and (seen := known(item_id)) is not None:
+                status[item_id] = seen
         try:
-            return self.client._run(
-                _follow_flow(
-                    self.queue_id, item_ids, listener=listener, sink=sink,
-                    known=_known_statuses(hub, item_ids), timeout=timeout,
-                )
-            )
+            if must_poll and all(status.get(i) in TERMINAL_STATUSES for i in ids):
+                must_poll = False  # the socket already said how each ended
+            if must_poll:
+                summaries = yield from item_summaries_flow(queue_id, ids)
+                by_id = {s.item_id: s for s in summaries}
+                for item_id in ids:
+                    summary = by_id.get(item_id)
+                    if summary is None:
+                        job = registry.pop(item_id)
+                        if job is not None:
+                            job._settle(None, JobLostError(
+                                f"queue item {item_id} is no longer on queue {queue_id!r} "
+                                "(deleted or cleared before it finished)", None,
+                            ))
+                    elif summary.status != status.get(item_id):
+                        status[item_id] = summary.status
+                        if listener is None or summary.is_terminal:
+                            event = _status_event(summary)
+                            _note(registry, event)
+                            yield _Deliver(event)
+                must_poll = False
+            finished = [i for i in ids if status.get(i) in TERMINAL_STATUSES]
+            if finished:
+                items = yield from items_by_ids_flow(queue_id, finished)
+                for item in items:
+                    job = registry.pop(item.item_id)
+                    if job is not None:
+                        job._settle(item, None)
+                    status.pop(item.item_id, None)
+                continue
+            if listener is None:
+                yield Pause(next(intervals))
+                must_poll = True
+                continue
+            event = yield _NextEvent(listener, QUIET_POLL)
+            if event is None or event.name in ("queue_cleared", "queue_items_canceled"):
+                must_poll = True  # quiet, or news without per-item statuses
+            elif (
+                isinstance(event, QueueItemStatusChangedEvent) and event.item_id is not None and _note(registry, event)
+            ):
+                status[event.item_id] = event.status
+            outage = backoff(0.5, OUTAGE_PAUSE_MAX)
+        except JobLostError:
+            must_poll = True  # an item vanished between two requests: the next poll settles it
+        except (APIConnectionError, InternalServerError) as exc:
+            delay = next(outage)
+            log.info("following queue %s: %s; trying again in %.1fs", queue_id, exc, delay)
+            yield Pause(delay)
+            must_poll = True
+
+
+def _note(registry: _Registry, event: QueueItemStatusChangedEvent) -> bool:
+    """Keep a status event on its job (for `events()` begun later); False if not ours."""
+    job = registry.get(event.item_id) if event.item_id is not None else None
+    if job is None:
+        return False
+    job._seen.append(event)
+    return True
+
+
+def _status_event(summary: QueueItem) -> QueueItemStatusChangedEvent:
+    return QueueItemStatusChangedEvent(
+        name="queue_item_status_changed", queue_id=summary.queue_id, item_id=summary.item_id,
+        batch_id=summary.batch_id, status=summary.status, origin=summary.origin,
+        destination=summary.destination,
+    )
+
+
+@dataclass(frozen=True)
+class _Track:
+    """Hand jobs to the client's tracker for their queue, starting it if it is not running."""
+
+    queue_id: str
+    jobs: Sequence[Job[Any]]
+
+    def run_sync(self, runner: SyncRunner) -> None:
+        registry = _registry(runner, self.queue_id)
+        if not registry.add(self.jobs):
+            return
+        listener = runner.hub.listen_all() if runner.use_events and runner.hub.connect() else None
+
+        def follow() -> None:
+            try:
+                runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+            except BaseException as exc:  # noqa: BLE001 - settled into the jobs, never lost
+                registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
+            finally:
+                if listener is not None:
+                    runner.hub.remove(listener)
+
+        threading.Thread(target=follow, name=f"invokeai-tracker-{self.queue_id}", daemon=True).start()
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        registry = _registry(runner, self.queue_id)
+        if not registry.add(self.jobs):
+            return
+        listener = runner.hub.listen_all() if runner.use_events and await runner.hub.connect() else None
+
+        async def follow() -> None:
+            try:
+                await runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+            except BaseException as exc:
+                registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            finally:
+                if listener is not None:
+                    runner.hub.remove(listener)
+
+        runner.keep(asyncio.get_running_loop().create_task(follow()))
+
+
+def _registry(runner: SyncRunner | AsyncRunner, queue_id: str) -> _Registry:
+    with _REGISTRY_LOCK:
+        registry = runner.memo.get(f"tracker:{queue_id}")
+        if registry is None or registry.closed:
+            registry = runner.memo[f"tracker:{queue_id}"] = _Registry()
+        assert isinstance(registry, _Registry)
+        return registry
+
+
+_REGISTRY_LOCK = threading.Lock()
+
+
+def close_trackers(runner: SyncRunner | AsyncRunner) -> None:
+    """Fail every job still followed by a closing client (nobody would resolve it)."""
+    for key, value in list(runner.memo.items()):
+        if key.startswith("tracker:") and isinstance(value, _Registry):
+            value.fail_all(InvokeAIError("the client was closed before the job finished"))
+
+
+# --- waiting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """Wait until all `jobs` are settled or `timeout` passes; feed `on_event` meanwhile.
+
+    Answers whether all are settled.
+    """
+
+    jobs: Sequence[Job[Any]]
+    timeout: float | None
+    on_event: EventCallback | None
+
+    def run_sync(self, runner: SyncRunner) -> bool:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if self.on_event is None:
+            _, pending = concurrent.futures.wait(self.jobs, self.timeout)
+            return not pending
+        listener = runner.hub.listen(frozenset(j.batch_id for j in self.jobs))
+        try:
+            while True:
+                if all(j.done() for j in self.jobs) and listener.queue.empty():
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                try:
+                    event = listener.queue.get(timeout=0.1 if left is None else min(0.1, left))
+                except queue.Empty:
+                    continue
+                if _concerns(event, self.jobs):
+                    self.on_event(event)
         finally:
-            if hub is not None and listener is not None:
-                hub.remove(listener)
+            runner.hub.remove(listener)
+
+    async def run_async(self, runner: AsyncRunner) -> bool:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        futures = [asyncio.wrap_future(j) for j in self.jobs]
+        if self.on_event is None:
+            _, pending = await asyncio.wait(futures, timeout=self.timeout)
+            return not pending
+        listener = runner.hub.listen(frozenset(j.batch_id for j in self.jobs))
+        try:
+            while True:
+                if all(j.done() for j in self.jobs) and listener.queue.empty():
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                try:
+                    event = await asyncio.wait_for(listener.queue.get(), 0.1 if left is None else min(0.1, left))
+                except TimeoutError:
+                    continue
+                if _concerns(event, self.jobs):
+                    result = self.on_event(event)
+                    if asyncio.iscoroutine(result):
+                        await result
+        finally:
+            runner.hub.remove(listener)
 
 
-class JobBatch:
-    """The queue items of one submission (a sweep, `runs` > 1, or several batches)."""
-
-    def __init__(
-        self,
-        client: InvokeAIClient,
-        queue_id: str,
-        results: Sequence[EnqueueBatchResult],
-    ) -> None:
-        self._client = client
-        self.queue_id = queue_id
-        self.results = list(results)
-        self.batch_ids = [r.batch_id for r in results]
-        # The server lists item ids newest first; jobs are kept in enqueue order.
-        self.jobs = [
-            Job(client, queue_id, item_id, r.batch_id) for r in results for item_id in sorted(r.item_ids)
-        ]
-
-    @classmethod
-    def submit(cls, client: InvokeAIClient, queue_id: str, body: Mapping[str, Any]) -> JobBatch:
-        return cls.submit_many(client, queue_id, [body])
-
-    @classmethod
-    def submit_many(
-        cls, client: InvokeAIClient, queue_id: str, bodies: Sequence[Mapping[str, Any]]
-    ) -> JobBatch:
-        """Enqueue several batch bodies as one submission (events open before enqueueing)."""
-        if client._use_events:
-            client._events.connect()
-        results = []
-        for body in bodies:
-            prepared = prepare_batch(body)
-            result = client._run(enqueue_flow(queue_id, prepared))
-            if result.enqueued < result.requested:
-                log.warning(
-                    "the server enqueued %d of %d requested items (max_queue_size?)",
-                    result.enqueued,
-                    result.requested,
-                )
-            results.append(result)
-        return cls(client, queue_id, results)
-
-    @classmethod
-    def attach(cls, client: InvokeAIClient, queue_id: str, batch_id: str) -> JobBatch:
-        ids = client._run(batch_item_ids_flow(queue_id, batch_id))
-        result = EnqueueBatchResult(
-            queue_id=queue_id, enqueued=len(ids), requested=len(ids), batch={"batch_id": batch_id}, item_ids=ids
-        )
-        return cls(client, queue_id, [result])
-
-    @property
-    def item_ids(self) -> list[int]:
-        return [j.item_id for j in self.jobs]
-
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def __iter__(self) -> Iterator[Job]:
-        return iter(self.jobs)
-
-    def __getitem__(self, index: int) -> Job:
-        return self.jobs[index]
-
-    def __repr__(self) -> str:
-        return f"JobBatch(batch_ids={self.batch_ids}, items={self.item_ids})"
-
-    def status(self) -> dict[int, str]:
-        """Current status of each item (one light request)."""
-        summaries = self._client._run(item_summaries_flow(self.queue_id, self.item_ids))
-        return {s.item_id: s.status for s in summaries}
-
-    def wait(
-        self,
-        timeout: float | None = None,
-        *,
-        on_event: EventCallback | None = None,
-        cancel_on_timeout: bool = False,
-        raise_on_error: bool = True,
-    ) -> list[QueueItem]:
-        """Wait for every item; returns them in full, in enqueue order.
-
-        Raises `JobFailedError`/`JobCanceledError` for the first item that did not
-        complete (unless `raise_on_error=False`), `JobTimeoutError` on timeout.
-        """
-        outcome = _SyncFollower(self._client, self.queue_id, self.batch_ids).run(
-            self.item_ids, timeout, on_event
-        )
-        if outcome.timed_out:
-            if cancel_on_timeout:
-                self.cancel()
-            raise _timeout_error(outcome.items, timeout)
-        if raise_on_error:
-            for item in outcome.items:
-                _raise_for(item)
-        return outcome.items
-
-    def events(self, timeout: float | None = None) -> Iterator[Event]:
-        """Iterate over this submission's events until every item is finished."""
-        yield from _iterate_sync(
-            lambda sink: _SyncFollower(self._client, self.queue_id, self.batch_ids).run(
-                self.item_ids, timeout, sink
-            )
-        )
-
-    def cancel(self) -> int:
-        """Cancel every item not yet finished; returns how many the server canceled."""
-        return self._client._run(cancel_batches_flow(self.queue_id, self.batch_ids))
+def _concerns(event: Event, jobs: Sequence[Job[Any]]) -> bool:
+    return event.item_id is None or any(event.item_id == j.item_id for j in jobs)
 
 
-class Job:
-    """One queue item: status, wait, cancel, events. Re-attach with `Job.attach`."""
+def _outcome(item: QueueItem) -> InvokeAIError | None:
+    if item.status == "failed":
+        return JobFailedError(f"queue item {item.item_id} failed: {item.error_type}: {item.error_message}", item)
+    if item.status == "canceled":
+        return JobCanceledError(f"queue item {item.item_id} was canceled", item)
+    return None
 
-    def __init__(self, client: InvokeAIClient, queue_id: str, item_id: int, batch_id: str) -> None:
-        self._client = client
+
+def _timed_out(jobs: Sequence[Job[Any]], timeout: float | None) -> Flow[JobTimeoutError]:
+    """The timeout error, naming each item's status as the server has it now."""
+    pending = [j for j in jobs if not j.done()]
+    try:
+        summaries = yield from item_summaries_flow(pending[0].queue_id, [j.item_id for j in pending])
+    except InvokeAIError:
+        summaries = []
+    states = ", ".join(f"{s.item_id}: {s.status}" for s in summaries[:10]) or "status unknown"
+    return JobTimeoutError(
+        f"timed out after {timeout}s waiting for queue items ({states})", summaries[0] if summaries else None
+    )
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+class Job(concurrent.futures.Future[QueueItem], Resource[Runner]):
+    """One queue item, as a Future: resolved with the finished item, or a typed error.
+
+    `result()` / `wait()` answer the item (with `session.results`) or raise
+    `JobFailedError` (the server's error type, message and traceback),
+    `JobCanceledError`, `JobLostError` (the item was deleted). Works with
+    `concurrent.futures.wait/as_completed`; on the async client `await job`.
+    """
+
+    def __init__(self, runner: Runner, queue_id: str, item_id: int, batch_id: str) -> None:
+        concurrent.futures.Future.__init__(self)
+        self._runner = runner
         self.queue_id = queue_id
         self.item_id = item_id
         self.batch_id = batch_id
         self.item: QueueItem | None = None
-        """The finished queue item, once `wait` returned."""
-
-    @classmethod
-    def attach(cls, client: InvokeAIClient, queue_id: str, item_id: int) -> Job:
-        item = client._run(get_item_flow(queue_id, item_id))
-        job = cls(client, queue_id, item_id, item.batch_id)
-        if item.is_terminal:
-            job.item = item
-        return job
+        """The finished queue item, once it ended."""
+        self._seen: list[Event] = []
+        """Status events the tracker saw for this item, replayed by `events()`."""
 
     def __repr__(self) -> str:
-        return f"Job(item_id={self.item_id}, batch_id={self.batch_id!r})"
+        state = self.item.status if self.item is not None else "following"
+        return f"Job(item_id={self.item_id}, batch_id={self.batch_id!r}, {state})"
+
+    def __await__(self) -> Generator[Any, None, QueueItem]:
+        return asyncio.wrap_future(self).__await__()
+
+    def _settle(self, item: QueueItem | None, error: InvokeAIError | None) -> None:
+        if self.done():
+            return
+        self.item = item if item is not None else self.item
+        error = error or (_outcome(item) if item is not None else None)
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                assert item is not None
+                self.set_result(item)
+        except concurrent.futures.InvalidStateError:
+            pass  # settled by another path meanwhile
 
     @property
     def session_id(self) -> str | None:
         return self.item.session_id if self.item is not None else None
 
-    def status(self) -> str:
+    @operation
+    def status(self) -> Flow[str]:
         """The item's current status (one light request)."""
-        summaries = self._client._run(item_summaries_flow(self.queue_id, [self.item_id]))
+        summaries = yield from item_summaries_flow(self.queue_id, [self.item_id])
+        if not summaries:
+            raise JobLostError(f"queue item {self.item_id} is no longer on queue {self.queue_id!r}", None)
         return summaries[0].status
 
-    def get(self) -> QueueItem:
+    @operation
+    def get(self) -> Flow[QueueItem]:
         """The item as the server has it now (with its session)."""
-        return self._client._run(get_item_flow(self.queue_id, self.item_id))
+        return call(QueueItem, "GET", _item(self.queue_id, self.item_id))
 
+    @operation
     def wait(
         self,
         timeout: float | None = None,
         *,
         on_event: EventCallback | None = None,
         cancel_on_timeout: bool = False,
-    ) -> QueueItem:
+    ) -> Flow[QueueItem]:
         """Wait until the item finishes; returns it (with `session.results`).
 
         Raises:
             JobFailedError: the server ran it and it failed (error type, message, traceback).
             JobCanceledError: it was canceled.
+            JobLostError: it was deleted from the queue before it finished.
             JobTimeoutError: `timeout` seconds passed (the item is canceled too if
                 `cancel_on_timeout`).
         """
-        if self.item is None or not self.item.is_terminal:
-            outcome = _SyncFollower(self._client, self.queue_id, [self.batch_id]).run(
-                [self.item_id], timeout, on_event
-            )
-            if outcome.timed_out:
-                if cancel_on_timeout:
-                    self.cancel()
-                raise _timeout_error(outcome.items, timeout)
-            self.item = outcome.items[0]
-        _raise_for(self.item)
-        return self.item
+        return self._wait(timeout, on_event, cancel_on_timeout)
 
-    def events(self, timeout: float | None = None) -> Iterator[Event]:
-        """Iterate over this item's events (progress, node completions, status) until it ends."""
-        yield from _iterate_sync(
-            lambda sink: _SyncFollower(self._client, self.queue_id, [self.batch_id]).run(
-                [self.item_id], timeout, sink
-            )
-        )
+    def _wait(self, timeout: float | None, on_event: EventCallback | None, cancel_on_timeout: bool) -> Flow[QueueItem]:
+        if not (yield _Settled([self], timeout, on_event)):
+            error = yield from _timed_out([self], timeout)
+            if cancel_on_timeout:
+                yield from self._cancel()
+            raise error
+        return self.result()
 
-    def cancel(self) -> QueueItem:
-        """Ask the server to cancel the item; returns it as the server reports it."""
-        return self._client._run(cancel_item_flow(self.queue_id, self.item_id))
+    @operation
+    def cancel(self) -> Flow[QueueItem]:  # type: ignore[override]
+        """Ask the server to cancel the item; returns it as the server reports it.
 
+        (Unlike `Future.cancel`, this cancels the queue item; the job then resolves
+        with `JobCanceledError`.)
+        """
+        return self._cancel()
 
-def _iterate_sync(run: Callable[[Callable[[Event], None]], _Outcome]) -> Iterator[Event]:
-    """Turn a run with an event sink into an iterator (the run happens on a thread)."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue()
-    worker = threading.Thread(
-        target=lambda: _capture(box, run), name="invokeai-job-events", daemon=True
-    )
-    worker.start()
-    while True:
-        kind, payload = box.get()
-        if kind == "event":
-            yield payload
-        elif kind == "error":
-            raise payload
-        else:
-            return
+    def _cancel(self) -> Flow[QueueItem]:
+        return call(QueueItem, "PUT", f"{_item(self.queue_id, self.item_id)}/cancel")
+
+    @overload
+    def events(self: Job[SyncRunner], timeout: float | None = None) -> Iterator[Event]: ...
+    @overload
+    def events(self: Job[AsyncRunner], timeout: float | None = None) -> AsyncIterator[Event]: ...
+    def events(self, timeout: float | None = None) -> Iterator[Event] | AsyncIterator[Event]:
+        """This item's events (progress, node completions, status) until it ends.
+
+        An iterator on the sync client, an async iterator on the async one. Stopping
+        early stops following (nothing is left running).
+        """
+        return _events(self._runner, [self], timeout)
 
 
-def _capture(box: queue.Queue[tuple[str, Any]], run: Callable[[Callable[[Event], None]], _Outcome]) -> None:
-    try:
-        run(lambda e: box.put(("event", e)))
-    except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-        box.put(("error", exc))
-    else:
-        box.put(("done", None))
+AsyncJob = Job[AsyncRunner]
+"""A job of the async client: the same methods as coroutines; `await job` for the item."""
 
 
-# --- async ------------------------------------------------------------------------------
+class JobBatch(Resource[Runner]):
+    """The queue items of one submission (a sweep, `runs` > 1, or several batches)."""
 
-
-class _AsyncFollower:
-    def __init__(self, client: AsyncInvokeAIClient, queue_id: str, batch_ids: Sequence[str]) -> None:
-        self.client = client
-        self.queue_id = queue_id
-        self.batch_ids = frozenset(batch_ids)
-
-    async def run(
-        self, item_ids: Sequence[int], timeout: float | None, sink: Callable[[Event], Any] | None
-    ) -> _Outcome:
-        hub = self.client._events if self.client._use_events else None
-        listener = hub.listen(self.batch_ids) if hub is not None and await hub.connect() else None
-        try:
-            return await self.client._run(
-                _follow_flow(
-                    self.queue_id, item_ids, listener=listener, sink=sink,
-                    known=_known_statuses(hub, item_ids), timeout=timeout,
-                )
-            )
-        finally:
-            if hub is not None and listener is not None:
-                hub.remove(listener)
-
-
-async def _iterate_async(run: Callable[[Callable[[Event], Any]], Any]) -> AsyncIterator[Event]:
-    box: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-    async def worker() -> None:
-        try:
-            await run(lambda e: box.put_nowait(("event", e)))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            box.put_nowait(("error", exc))
-        else:
-            box.put_nowait(("done", None))
-
-    task = asyncio.get_running_loop().create_task(worker())
-    try:
-        while True:
-            kind, payload = await box.get()
-            if kind == "event":
-                yield payload
-            elif kind == "error":
-                raise payload
-            else:
-                return
-    finally:
-        if not task.done():
-            task.cancel()
-
-
-class AsyncJobBatch:
-    """The queue items of one submission, for the async client."""
-
-    def __init__(self, client: AsyncInvokeAIClient, queue_id: str, results: Sequence[EnqueueBatchResult]) -> None:
-        self._client = client
+    def __init__(self, runner: Runner, queue_id: str, results: Sequence[EnqueueBatchResult]) -> None:
+        self._runner = runner
         self.queue_id = queue_id
         self.results = list(results)
         self.batch_ids = [r.batch_id for r in results]
-        self.jobs = [
-            AsyncJob(client, queue_id, item_id, r.batch_id) for r in results for item_id in sorted(r.item_ids)
+        # The server lists item ids newest first; jobs are kept in enqueue order.
+        self.jobs: list[Job[Runner]] = [
+            Job(runner, queue_id, item_id, r.batch_id) for r in results for item_id in sorted(r.item_ids)
         ]
-
-    @classmethod
-    async def submit(cls, client: AsyncInvokeAIClient, queue_id: str, body: Mapping[str, Any]) -> AsyncJobBatch:
-        return await cls.submit_many(client, queue_id, [body])
-
-    @classmethod
-    async def submit_many(
-        cls, client: AsyncInvokeAIClient, queue_id: str, bodies: Sequence[Mapping[str, Any]]
-    ) -> AsyncJobBatch:
-        if client._use_events:
-            await client._events.connect()
-        results = []
-        for body in bodies:
-            result = await client._run(enqueue_flow(queue_id, prepare_batch(body)))
-            if result.enqueued < result.requested:
-                log.warning("the server enqueued %d of %d requested items", result.enqueued, result.requested)
-            results.append(result)
-        return cls(client, queue_id, results)
-
-    @classmethod
-    async def attach(cls, client: AsyncInvokeAIClient, queue_id: str, batch_id: str) -> AsyncJobBatch:
-        ids = await client._run(batch_item_ids_flow(queue_id, batch_id))
-        result = EnqueueBatchResult(
-            queue_id=queue_id, enqueued=len(ids), requested=len(ids), batch={"batch_id": batch_id}, item_ids=ids
-        )
-        return cls(client, queue_id, [result])
 
     @property
     def item_ids(self) -> list[int]:
@@ -529,100 +651,181 @@ class AsyncJobBatch:
     def __len__(self) -> int:
         return len(self.jobs)
 
-    def __iter__(self) -> Iterator[AsyncJob]:
+    def __iter__(self) -> Iterator[Job[Runner]]:
         return iter(self.jobs)
 
-    def __getitem__(self, index: int) -> AsyncJob:
+    def __getitem__(self, index: int) -> Job[Runner]:
         return self.jobs[index]
 
-    async def status(self) -> dict[int, str]:
-        summaries = await self._client._run(item_summaries_flow(self.queue_id, self.item_ids))
+    def __repr__(self) -> str:
+        return f"JobBatch(batch_ids={self.batch_ids}, items={self.item_ids})"
+
+    @operation
+    def status(self) -> Flow[dict[int, str]]:
+        """Current status of each item (one light request)."""
+        summaries = yield from item_summaries_flow(self.queue_id, self.item_ids)
         return {s.item_id: s.status for s in summaries}
 
-    async def wait(
+    @operation
+    def wait(
         self,
         timeout: float | None = None,
         *,
-        on_event: Callable[[Event], Any] | None = None,
+        on_event: EventCallback | None = None,
         cancel_on_timeout: bool = False,
         raise_on_error: bool = True,
-    ) -> list[QueueItem]:
-        """Wait for every item (see `JobBatch.wait`)."""
-        outcome = await _AsyncFollower(self._client, self.queue_id, self.batch_ids).run(
-            self.item_ids, timeout, on_event
-        )
-        if outcome.timed_out:
+    ) -> Flow[list[QueueItem]]:
+        """Wait for every item; returns them in full, in enqueue order.
+
+        Raises `JobFailedError`/`JobCanceledError`/`JobLostError` for the first item
+        that did not complete (unless `raise_on_error=False`), `JobTimeoutError` on timeout.
+        """
+        if not (yield _Settled(self.jobs, timeout, on_event)):
+            error = yield from _timed_out(self.jobs, timeout)
             if cancel_on_timeout:
-                await self.cancel()
-            raise _timeout_error(outcome.items, timeout)
-        if raise_on_error:
-            for item in outcome.items:
-                _raise_for(item)
-        return outcome.items
+                yield from self._cancel()
+            raise error
+        items: list[QueueItem] = []
+        for job in self.jobs:
+            if raise_on_error or job.item is None:
+                items.append(job.result())
+            else:
+                items.append(job.item)
+        return items
 
-    def events(self, timeout: float | None = None) -> AsyncIterator[Event]:
-        follower = _AsyncFollower(self._client, self.queue_id, self.batch_ids)
-        return _iterate_async(lambda sink: follower.run(self.item_ids, timeout, sink))
+    @operation
+    def cancel(self) -> Flow[int]:
+        """Cancel every item not yet finished; returns how many the server canceled."""
+        return self._cancel()
 
-    async def cancel(self) -> int:
-        return await self._client._run(cancel_batches_flow(self.queue_id, self.batch_ids))
+    def _cancel(self) -> Flow[int]:
+        answer = yield from call(
+            dict[str, Any], "PUT", f"{queue_path(self.queue_id)}/cancel_by_batch_ids",
+            json={"batch_ids": self.batch_ids},
+        )
+        return int(answer.get("canceled", 0))
+
+    @overload
+    def events(self: JobBatch[SyncRunner], timeout: float | None = None) -> Iterator[Event]: ...
+    @overload
+    def events(self: JobBatch[AsyncRunner], timeout: float | None = None) -> AsyncIterator[Event]: ...
+    def events(self, timeout: float | None = None) -> Iterator[Event] | AsyncIterator[Event]:
+        """This submission's events until every item is finished (see `Job.events`)."""
+        return _events(self._runner, self.jobs, timeout)
 
 
-class AsyncJob:
-    """One queue item, for the async client (see `Job`)."""
+AsyncJobBatch = JobBatch[AsyncRunner]
+"""The jobs of one submission of the async client."""
 
-    def __init__(self, client: AsyncInvokeAIClient, queue_id: str, item_id: int, batch_id: str) -> None:
-        self._client = client
-        self.queue_id = queue_id
-        self.item_id = item_id
-        self.batch_id = batch_id
-        self.item: QueueItem | None = None
 
-    @classmethod
-    async def attach(cls, client: AsyncInvokeAIClient, queue_id: str, item_id: int) -> AsyncJob:
-        item = await client._run(get_item_flow(queue_id, item_id))
-        job = cls(client, queue_id, item_id, item.batch_id)
-        if item.is_terminal:
-            job.item = item
-        return job
+def _events(
+    runner: SyncRunner | AsyncRunner, jobs: Sequence[Job[Any]], timeout: float | None
+) -> Iterator[Event] | AsyncIterator[Event]:
+    if isinstance(runner, AsyncRunner):
+        return _events_async(runner, jobs, timeout)
+    return _events_sync(runner, jobs, timeout)
 
-    def __repr__(self) -> str:
-        return f"AsyncJob(item_id={self.item_id}, batch_id={self.batch_id!r})"
 
-    @property
-    def session_id(self) -> str | None:
-        return self.item.session_id if self.item is not None else None
+def _replay(jobs: Sequence[Job[Any]]) -> list[Event]:
+    """The status events already seen for `jobs` (taken after listening: none is lost)."""
+    return [event for job in jobs for event in list(job._seen)]
 
-    async def status(self) -> str:
-        summaries = await self._client._run(item_summaries_flow(self.queue_id, [self.item_id]))
-        return summaries[0].status
 
-    async def get(self) -> QueueItem:
-        return await self._client._run(get_item_flow(self.queue_id, self.item_id))
+def _events_sync(runner: SyncRunner, jobs: Sequence[Job[Any]], timeout: float | None) -> Iterator[Event]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    listener = runner.hub.listen(frozenset(j.batch_id for j in jobs))
+    try:
+        replayed = _replay(jobs)
+        yield from replayed
+        while not (all(j.done() for j in jobs) and listener.queue.empty()):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
+            try:
+                event = listener.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if _concerns(event, jobs) and not any(event is r for r in replayed):
+                yield event
+    finally:
+        runner.hub.remove(listener)  # also when the consumer stops early: nothing keeps following
 
-    async def wait(
-        self,
-        timeout: float | None = None,
-        *,
-        on_event: Callable[[Event], Any] | None = None,
-        cancel_on_timeout: bool = False,
-    ) -> QueueItem:
-        """Wait until the item finishes (see `Job.wait`)."""
-        if self.item is None or not self.item.is_terminal:
-            outcome = await _AsyncFollower(self._client, self.queue_id, [self.batch_id]).run(
-                [self.item_id], timeout, on_event
+
+async def _events_async(
+    runner: AsyncRunner, jobs: Sequence[Job[Any]], timeout: float | None
+) -> AsyncIterator[Event]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    listener = runner.hub.listen(frozenset(j.batch_id for j in jobs))
+    try:
+        replayed = _replay(jobs)
+        for event in replayed:
+            yield event
+        while not (all(j.done() for j in jobs) and listener.queue.empty()):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
+            try:
+                event = await asyncio.wait_for(listener.queue.get(), 0.1)
+            except TimeoutError:
+                continue
+            if _concerns(event, jobs) and not any(event is r for r in replayed):
+                yield event
+    finally:
+        runner.hub.remove(listener)
+
+
+# --- submitting and re-attaching -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _OpenEvents:
+    """Open the client's socket before enqueueing, so no early event is missed."""
+
+    def run_sync(self, runner: SyncRunner) -> None:
+        if runner.use_events:
+            runner.hub.connect()
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        if runner.use_events:
+            await runner.hub.connect()
+
+
+def submit_flow(runner: Runner, queue_id: str, bodies: Sequence[Mapping[str, Any]]) -> Flow[JobBatch[Runner]]:
+    """Enqueue batch bodies as one submission and hand its jobs to the tracker."""
+    yield _OpenEvents()
+    results = []
+    for body in bodies:
+        result = yield from enqueue_flow(queue_id, body)
+        if result.enqueued < result.requested:
+            log.warning(
+                "the server enqueued %d of %d requested items (max_queue_size?)", result.enqueued, result.requested
             )
-            if outcome.timed_out:
-                if cancel_on_timeout:
-                    await self.cancel()
-                raise _timeout_error(outcome.items, timeout)
-            self.item = outcome.items[0]
-        _raise_for(self.item)
-        return self.item
+        results.append(result)
+    batch = JobBatch(runner, queue_id, results)
+    yield _Track(queue_id, batch.jobs)
+    return batch
 
-    def events(self, timeout: float | None = None) -> AsyncIterator[Event]:
-        follower = _AsyncFollower(self._client, self.queue_id, [self.batch_id])
-        return _iterate_async(lambda sink: follower.run([self.item_id], timeout, sink))
 
-    async def cancel(self) -> QueueItem:
-        return await self._client._run(cancel_item_flow(self.queue_id, self.item_id))
+def attach_job_flow(runner: Runner, queue_id: str, item_id: int) -> Flow[Job[Runner]]:
+    """A job for an existing queue item (e.g. after a restart)."""
+    item = yield from call(QueueItem, "GET", _item(queue_id, item_id))
+    job = Job(runner, queue_id, item_id, item.batch_id)
+    if item.is_terminal:
+        job._settle(item, None)
+    else:
+        yield _OpenEvents()
+        yield _Track(queue_id, [job])
+    return job
+
+
+def attach_batch_flow(runner: Runner, queue_id: str, batch_id: str) -> Flow[JobBatch[Runner]]:
+    """The jobs of an existing batch (e.g. after a restart)."""
+    ids = yield from _batch_item_ids(queue_id, batch_id)
+    if not ids:
+        raise InvokeAIError(f"queue {queue_id!r} has no batch {batch_id!r}")
+    result = EnqueueBatchResult(
+        queue_id=queue_id, enqueued=len(ids), requested=len(ids), batch={"batch_id": batch_id}, item_ids=ids
+    )
+    batch = JobBatch(runner, queue_id, [result])
+    yield _OpenEvents()
+    yield _Track(queue_id, batch.jobs)
+    return batch
+

@@ -16,16 +16,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
 from ._exceptions import ConflictError, InternalServerError, InvokeAIError, NotFoundError
-from ._flow import Call, Flow, Pause, backoff
-from .queue_models import ServerModel
-
-if TYPE_CHECKING:
-    from .client import AsyncInvokeAIClient, InvokeAIClient
+from ._flow import AsyncRunner, Call, Flow, Pause, Runner, backoff, call
+from ._models import ServerModel
+from ._resource import Resource, operation
+from ._transport import segment
 
 __all__ = [
     "KNOWN_BASES",
@@ -83,7 +82,7 @@ class ModelRecord(ServerModel):
     variant: str | None = None
 
 
-def identifier(record: Mapping[str, Any], submodel_type: str | None = None) -> dict[str, Any]:
+def identifier(record: Mapping[str, Any] | ServerModel, submodel_type: str | None = None) -> dict[str, Any]:
     """The `{key, hash, name, base, type}` identifier a graph's model field takes."""
     ident = {k: record.get(k) for k in ("key", "hash", "name", "base", "type")}
     if submodel_type is not None:
@@ -172,6 +171,14 @@ def _install_error(job: ModelInstallStatus) -> ModelInstallError:
 # --- flows ------------------------------------------------------------------------------
 
 
+def _model(key: str) -> str:
+    return f"{MODELS}/i/{segment(key, 'model key')}"
+
+
+def _install_job(job_id: int) -> str:
+    return f"{MODELS}/install/{int(job_id)}"
+
+
 def list_models_flow(
     base: str | Sequence[str] | None = None,
     type: str | None = None,  # noqa: A002 - the server's name
@@ -180,70 +187,12 @@ def list_models_flow(
 ) -> Flow[list[ModelRecord]]:
     bases = [base] if isinstance(base, str) else (list(base) if base else None)
     params = {"base_models": bases, "model_type": type, "model_name": name, "model_format": format}
-    answer = yield Call("GET", f"{MODELS}/", params=params)
-    return [ModelRecord.model_validate(raw) for raw in (answer or {}).get("models", [])]
+    answer = yield from call(_ModelList, "GET", f"{MODELS}/", params=params)
+    return answer.models
 
 
-def get_model_flow(key: str) -> Flow[ModelRecord]:
-    answer = yield Call("GET", f"{MODELS}/i/{key}")
-    return ModelRecord.model_validate(answer)
-
-
-def get_by_hash_flow(hash_: str) -> Flow[ModelRecord]:
-    answer = yield Call("GET", f"{MODELS}/get_by_hash", params={"hash": hash_})
-    return ModelRecord.model_validate(answer)
-
-
-def get_by_attrs_flow(name: str, type_: str, base: str) -> Flow[ModelRecord]:
-    answer = yield Call("GET", f"{MODELS}/get_by_attrs", params={"name": name, "type": type_, "base": base})
-    return ModelRecord.model_validate(answer)
-
-
-def install_flow(
-    source: str | os.PathLike[str],
-    inplace: bool = True,
-    config: Mapping[str, Any] | None = None,
-    access_token: str | None = None,
-) -> Flow[ModelInstallStatus]:
-    """Start an install of a local path, a URL or a Hugging Face repo id.
-
-    `inplace=True` (the default here, unlike the server's) registers a local model
-    where it is; with False InvokeAI MOVES the files into its models folder.
-    """
-    params = {"source": os.fspath(source), "inplace": inplace, "access_token": access_token}
-    try:
-        answer = yield Call("POST", f"{MODELS}/install", params=params, json=dict(config or {}), retry=False)
-    except ConflictError as exc:
-        # 409 covers both "already installed" and any source the server cannot use
-        # (e.g. a path that does not exist: "Unsupported model source").
-        cls = ModelAlreadyInstalledError if "already" in str(exc.detail) else ModelInstallError
-        raise cls(f"install of {os.fspath(source)} refused: {exc.detail}", None) from exc
-    return ModelInstallStatus.model_validate(answer)
-
-
-def install_job_flow(job_id: int) -> Flow[ModelInstallStatus]:
-    answer = yield Call("GET", f"{MODELS}/install/{job_id}")
-    return ModelInstallStatus.model_validate(answer)
-
-
-def list_install_jobs_flow() -> Flow[list[ModelInstallStatus]]:
-    answer = yield Call("GET", f"{MODELS}/install")
-    return [ModelInstallStatus.model_validate(raw) for raw in answer or []]
-
-
-def cancel_install_flow(job_id: int) -> Flow[None]:
-    yield Call("DELETE", f"{MODELS}/install/{job_id}", expect="none")
-
-
-def prune_install_jobs_flow() -> Flow[None]:
-    """Forget finished install jobs."""
-    try:
-        yield Call("DELETE", f"{MODELS}/install", expect="none")
-    except InternalServerError:
-        # The same 204-with-gzip failure as `delete_model_flow`: check the effect.
-        jobs = yield from list_install_jobs_flow()
-        if any(job.is_terminal for job in jobs):
-            raise
+class _ModelList(ServerModel):
+    models: list[ModelRecord] = Field(default_factory=list)
 
 
 def wait_install_flow(
@@ -255,7 +204,7 @@ def wait_install_flow(
     deadline = None if timeout is None else time.monotonic() + timeout
     last: tuple[str, int] | None = None
     for delay in backoff(first=0.05, cap=1.0):
-        job = yield from install_job_flow(job_id)
+        job = yield from call(ModelInstallStatus, "GET", _install_job(job_id))
         if on_progress is not None and (job.status, job.bytes) != last:
             on_progress(job)
         last = (job.status, job.bytes)
@@ -271,47 +220,28 @@ def wait_install_flow(
     raise AssertionError("unreachable")
 
 
-def scan_folder_flow(path: str | os.PathLike[str]) -> Flow[list[FoundModel]]:
-    answer = yield Call("GET", f"{MODELS}/scan_folder", params={"scan_path": os.fspath(path)})
-    return [FoundModel.model_validate(raw) for raw in answer or []]
+def _checked_delete(path: str, gone: Callable[[], Flow[bool]]) -> Flow[None]:
+    """DELETE `path`, where 6.14.2 answers 500 AFTER doing the deletion.
 
-
-def delete_model_flow(key: str) -> Flow[None]:
-    """Delete a model's record; its files too when they are inside InvokeAI's models folder."""
+    Its compression middleware fails to send an empty 204 when the request accepts
+    gzip (httpx always does); `gone` looks at the effect to tell the two apart.
+    """
     try:
-        yield Call("DELETE", f"{MODELS}/i/{key}", expect="none")
+        yield Call("DELETE", path, expect="none")
     except InternalServerError:
-        # 6.14.2 deletes the model, then fails to send its empty 204 answer when the
-        # request accepts gzip (HTTP 500 from its compression middleware; httpx always
-        # accepts gzip). The deletion is confirmed by looking the model up.
-        try:
-            yield Call("GET", f"{MODELS}/i/{key}")
-        except NotFoundError:
-            log.debug("model %s deleted (the server answered 500 after deleting it)", key)
-            return
-        raise
-
-
-def convert_model_flow(key: str) -> Flow[ModelRecord]:
-    """Convert a main checkpoint to diffusers (its key and hash change)."""
-    answer = yield Call("PUT", f"{MODELS}/convert/{key}", retry=False, timeout=600)
-    return ModelRecord.model_validate(answer)
-
-
-def cache_stats_flow() -> Flow[CacheStats | None]:
-    answer = yield Call("GET", f"{MODELS}/stats")
-    return None if answer is None else CacheStats.model_validate(answer)
-
-
-def empty_cache_flow() -> Flow[None]:
-    yield Call("POST", f"{MODELS}/empty_model_cache", expect="none", retry=True)
+        if not (yield from gone()):
+            raise
+        log.debug("DELETE %s done (the server answered 500 after doing it)", path)
 
 
 # --- install jobs --------------------------------------------------------------------------
 
 
-class _InstallJobBase:
-    def __init__(self, status: ModelInstallStatus) -> None:
+class ModelInstallJob(Resource[Runner]):
+    """A model install running on the server: status, progress, wait, cancel."""
+
+    def __init__(self, runner: Runner, status: ModelInstallStatus) -> None:
+        self._runner = runner
         self.last = status
 
     @property
@@ -328,25 +258,19 @@ class _InstallJobBase:
         return self.last.progress
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self.id}, status={self.status!r})"
+        return f"ModelInstallJob(id={self.id}, status={self.status!r})"
 
-
-class ModelInstallJob(_InstallJobBase):
-    """A model install running on the server: status, progress, wait, cancel."""
-
-    def __init__(self, client: InvokeAIClient, status: ModelInstallStatus) -> None:
-        super().__init__(status)
-        self._client = client
-
-    def refresh(self) -> ModelInstallStatus:
-        self.last = self._client._run(install_job_flow(self.id))
+    @operation
+    def refresh(self) -> Flow[ModelInstallStatus]:
+        self.last = yield from call(ModelInstallStatus, "GET", _install_job(self.id))
         return self.last
 
+    @operation
     def wait(
         self,
         timeout: float | None = 300.0,
         on_progress: Callable[[ModelInstallStatus], None] | None = None,
-    ) -> ModelRecord:
+    ) -> Flow[ModelRecord]:
         """Wait for the install to end; answers the installed model's record.
 
         Raises:
@@ -360,66 +284,48 @@ class ModelInstallJob(_InstallJobBase):
             if on_progress is not None:
                 on_progress(status)
 
-        return self._client._run(wait_install_flow(self.id, timeout, seen))
+        return wait_install_flow(self.id, timeout, seen)
 
-    def cancel(self) -> None:
-        self._client._run(cancel_install_flow(self.id))
-
-
-class AsyncModelInstallJob(_InstallJobBase):
-    """The async twin of `ModelInstallJob`."""
-
-    def __init__(self, client: AsyncInvokeAIClient, status: ModelInstallStatus) -> None:
-        super().__init__(status)
-        self._client = client
-
-    async def refresh(self) -> ModelInstallStatus:
-        self.last = await self._client._run(install_job_flow(self.id))
-        return self.last
-
-    async def wait(
-        self,
-        timeout: float | None = 300.0,
-        on_progress: Callable[[ModelInstallStatus], None] | None = None,
-    ) -> ModelRecord:
-        def seen(status: ModelInstallStatus) -> None:
-            self.last = status
-            if on_progress is not None:
-                on_progress(status)
-
-        return await self._client._run(wait_install_flow(self.id, timeout, seen))
-
-    async def cancel(self) -> None:
-        await self._client._run(cancel_install_flow(self.id))
+    @operation
+    def cancel(self) -> Flow[None]:
+        yield Call("DELETE", _install_job(self.id), expect="none")
 
 
-# --- repositories ----------------------------------------------------------------------------
+AsyncModelInstallJob = ModelInstallJob[AsyncRunner]
+"""A model install of the async client: the same methods, as coroutines."""
 
-class ModelRepository:
+
+# --- the repository --------------------------------------------------------------------------
+
+
+class ModelRepository(Resource[Runner]):
     """`client.dnn_model_repo`: installed models and installs."""
 
-    def __init__(self, client: InvokeAIClient) -> None:
-        self._client = client
-
+    @operation
     def list_models(
         self,
         base: str | Sequence[str] | None = None,
         type: str | None = None,  # noqa: A002 - the server's name
         name: str | None = None,
         format: str | None = None,  # noqa: A002 - the server's name
-    ) -> list[ModelRecord]:
+    ) -> Flow[list[ModelRecord]]:
         """Installed models, filtered by base(s), type, exact name and format."""
-        return self._client._run(list_models_flow(base, type, name, format))
+        return list_models_flow(base, type, name, format)
 
-    def get_model(self, key: str) -> ModelRecord:
-        return self._client._run(get_model_flow(key))
+    @operation
+    def get_model(self, key: str) -> Flow[ModelRecord]:
+        return call(ModelRecord, "GET", _model(key))
 
-    def get_model_by_hash(self, hash_: str) -> ModelRecord:
-        return self._client._run(get_by_hash_flow(hash_))
+    @operation
+    def get_model_by_hash(self, hash_: str) -> Flow[ModelRecord]:
+        return call(ModelRecord, "GET", f"{MODELS}/get_by_hash", params={"hash": hash_})
 
-    def get_model_by_attrs(self, name: str, type_: str, base: str) -> ModelRecord:
-        return self._client._run(get_by_attrs_flow(name, type_, base))
+    @operation
+    def get_model_by_attrs(self, name: str, type_: str, base: str) -> Flow[ModelRecord]:
+        params = {"name": name, "type": type_, "base": base}
+        return call(ModelRecord, "GET", f"{MODELS}/get_by_attrs", params=params)
 
+    @operation
     def install_model(
         self,
         source: str | os.PathLike[str],
@@ -427,94 +333,76 @@ class ModelRepository:
         inplace: bool = True,
         config: Mapping[str, Any] | None = None,
         access_token: str | None = None,
-    ) -> ModelInstallJob:
-        """Start installing a local path, URL or HF repo id; `job.wait()` for the result."""
-        status = self._client._run(install_flow(source, inplace, config, access_token))
-        return ModelInstallJob(self._client, status)
+    ) -> Flow[ModelInstallJob[Runner]]:
+        """Start installing a local path, URL or HF repo id; `job.wait()` for the result.
 
-    def get_install_job(self, job_id: int) -> ModelInstallJob:
-        return ModelInstallJob(self._client, self._client._run(install_job_flow(job_id)))
+        `inplace=True` (the default here, unlike the server's) registers a local model
+        where it is; with False InvokeAI MOVES the files into its models folder.
+        """
+        params = {"source": os.fspath(source), "inplace": inplace, "access_token": access_token}
+        try:
+            status = yield from call(
+                ModelInstallStatus, "POST", f"{MODELS}/install", params=params, json=dict(config or {}), retry=False
+            )
+        except ConflictError as exc:
+            # 409 covers both "already installed" and any source the server cannot use
+            # (e.g. a path that does not exist: "Unsupported model source").
+            cls = ModelAlreadyInstalledError if "already" in str(exc.detail) else ModelInstallError
+            raise cls(f"install of {os.fspath(source)} refused: {exc.detail}", None) from exc
+        return ModelInstallJob(self._runner, status)
 
-    def list_install_jobs(self) -> list[ModelInstallStatus]:
-        return self._client._run(list_install_jobs_flow())
+    @operation
+    def get_install_job(self, job_id: int) -> Flow[ModelInstallJob[Runner]]:
+        status = yield from call(ModelInstallStatus, "GET", _install_job(job_id))
+        return ModelInstallJob(self._runner, status)
 
-    def prune_install_jobs(self) -> None:
-        self._client._run(prune_install_jobs_flow())
+    @operation
+    def list_install_jobs(self) -> Flow[list[ModelInstallStatus]]:
+        return call(list[ModelInstallStatus], "GET", f"{MODELS}/install")
 
-    def scan_folder(self, path: str | os.PathLike[str]) -> list[FoundModel]:
+    @operation
+    def prune_install_jobs(self) -> Flow[None]:
+        """Forget finished install jobs."""
+
+        def gone() -> Flow[bool]:
+            jobs = yield from call(list[ModelInstallStatus], "GET", f"{MODELS}/install")
+            return not any(job.is_terminal for job in jobs)
+
+        return _checked_delete(f"{MODELS}/install", gone)
+
+    @operation
+    def scan_folder(self, path: str | os.PathLike[str]) -> Flow[list[FoundModel]]:
         """Models found in a folder on the server's machine, with whether each is installed."""
-        return self._client._run(scan_folder_flow(path))
+        return call(list[FoundModel], "GET", f"{MODELS}/scan_folder", params={"scan_path": os.fspath(path)})
 
-    def delete_model(self, key: str) -> None:
-        """Delete a model's record; files outside InvokeAI's models folder are kept."""
-        self._client._run(delete_model_flow(key))
+    @operation
+    def delete_model(self, key: str) -> Flow[None]:
+        """Delete a model's record; its files too when they are inside InvokeAI's models folder."""
 
-    def convert_model(self, key: str) -> ModelRecord:
-        return self._client._run(convert_model_flow(key))
+        def gone() -> Flow[bool]:
+            try:
+                yield Call("GET", _model(key))
+            except NotFoundError:
+                return True
+            return False
 
-    def get_cache_stats(self) -> CacheStats | None:
+        return _checked_delete(_model(key), gone)
+
+    @operation
+    def convert_model(self, key: str) -> Flow[ModelRecord]:
+        """Convert a main checkpoint to diffusers (its key and hash change)."""
+        return call(ModelRecord, "PUT", f"{MODELS}/convert/{segment(key, 'model key')}", retry=False, timeout=600)
+
+    @operation
+    def get_cache_stats(self) -> Flow[CacheStats | None]:
         """Model cache counters (None before any model was loaded)."""
-        return self._client._run(cache_stats_flow())
+        answer = yield from call(object, "GET", f"{MODELS}/stats")
+        return None if answer is None else CacheStats.model_validate(answer)
 
-    def empty_model_cache(self) -> None:
-        self._client._run(empty_cache_flow())
+    @operation
+    def empty_model_cache(self) -> Flow[None]:
+        yield Call("POST", f"{MODELS}/empty_model_cache", expect="none", retry=True)
 
 
-class AsyncModelRepository:
-    """`AsyncInvokeAIClient.dnn_model_repo`: installed models and installs, non-blocking."""
-
-    def __init__(self, client: AsyncInvokeAIClient) -> None:
-        self._client = client
-
-    async def list_models(
-        self,
-        base: str | Sequence[str] | None = None,
-        type: str | None = None,  # noqa: A002 - the server's name
-        name: str | None = None,
-        format: str | None = None,  # noqa: A002 - the server's name
-    ) -> list[ModelRecord]:
-        return await self._client._run(list_models_flow(base, type, name, format))
-
-    async def get_model(self, key: str) -> ModelRecord:
-        return await self._client._run(get_model_flow(key))
-
-    async def get_model_by_hash(self, hash_: str) -> ModelRecord:
-        return await self._client._run(get_by_hash_flow(hash_))
-
-    async def get_model_by_attrs(self, name: str, type_: str, base: str) -> ModelRecord:
-        return await self._client._run(get_by_attrs_flow(name, type_, base))
-
-    async def install_model(
-        self,
-        source: str | os.PathLike[str],
-        *,
-        inplace: bool = True,
-        config: Mapping[str, Any] | None = None,
-        access_token: str | None = None,
-    ) -> AsyncModelInstallJob:
-        status = await self._client._run(install_flow(source, inplace, config, access_token))
-        return AsyncModelInstallJob(self._client, status)
-
-    async def get_install_job(self, job_id: int) -> AsyncModelInstallJob:
-        return AsyncModelInstallJob(self._client, await self._client._run(install_job_flow(job_id)))
-
-    async def list_install_jobs(self) -> list[ModelInstallStatus]:
-        return await self._client._run(list_install_jobs_flow())
-
-    async def prune_install_jobs(self) -> None:
-        await self._client._run(prune_install_jobs_flow())
-
-    async def scan_folder(self, path: str | os.PathLike[str]) -> list[FoundModel]:
-        return await self._client._run(scan_folder_flow(path))
-
-    async def delete_model(self, key: str) -> None:
-        await self._client._run(delete_model_flow(key))
-
-    async def convert_model(self, key: str) -> ModelRecord:
-        return await self._client._run(convert_model_flow(key))
-
-    async def get_cache_stats(self) -> CacheStats | None:
-        return await self._client._run(cache_stats_flow())
-
-    async def empty_model_cache(self) -> None:
-        await self._client._run(empty_cache_flow())
+AsyncModelRepository = ModelRepository[AsyncRunner]
+"""`AsyncInvokeAIClient.dnn_model_repo`: the same methods, as coroutines."""

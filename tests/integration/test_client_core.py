@@ -54,7 +54,7 @@ def test_twenty_concurrent_jobs_from_threads_each_get_their_own_result(server_ur
             results = list(pool.map(run, range(20)))
         assert [w for _, w in results] == [64 + 8 * i for i in range(20)]
         if use_events:
-            assert client._events.connected
+            assert client._runner.hub.connected
 
 
 def test_twenty_concurrent_jobs_with_asyncio(server_url: str) -> None:
@@ -67,7 +67,7 @@ def test_twenty_concurrent_jobs_with_asyncio(server_url: str) -> None:
                 return result_width(item)
 
             widths = await asyncio.gather(*(run(i) for i in range(20)))
-            assert client._events.connected
+            assert client._runner.hub.connected
             return list(widths)
 
     assert asyncio.run(main()) == [64 + 8 * i for i in range(20)]
@@ -140,23 +140,33 @@ def test_progress_callback_is_called(server_url: str) -> None:
     assert "invocation_progress" in seen and "invocation_complete" in seen
 
 
+def kill_socket_transport(client: InvokeAIClient) -> None:
+    """Drop the websocket under python-socketio without telling it (a network cut)."""
+    sio = client._runner.hub._sio
+    if sio is not None:
+        sio.eio._trigger_event("disconnect", run_async=False)
+        ws = getattr(sio.eio, "ws", None)
+        if ws is not None:
+            ws.close()
+
+
 def test_killed_socket_reconnects_and_waits_still_complete(server_url: str) -> None:
     with InvokeAIClient.from_url(server_url) as client:
-        assert client._events.connect()
+        assert client._runner.hub.connect()
         body = blank_image_body(red=77)
         body["batch"]["runs"] = 6
         batch = client.queue_repo.enqueue_batch(body)
-        killer = threading.Timer(0.3, client._events.kill_transport)
+        killer = threading.Timer(0.3, kill_socket_transport, args=(client,))
         killer.start()
         items = batch.wait(timeout=120)
         killer.join()
         assert [i.status for i in items] == ["completed"] * 6
         # The client's own reconnection brings the socket back and re-subscribes.
         for _ in range(100):
-            if client._events.connected and client._events.reconnects >= 1:
+            if client._runner.hub.connected and client._runner.hub.reconnects >= 1:
                 break
             threading.Event().wait(0.1)
-        assert client._events.reconnects >= 1 and client._events.connected
+        assert client._runner.hub.reconnects >= 1 and client._runner.hub.connected
         job = client.queue_repo.enqueue_batch(blank_image_body(red=78))[0]
         assert job.wait(timeout=60).status == "completed"
 

@@ -149,14 +149,14 @@ def test_login_at_construction_runs_a_job_followed_over_the_socket(
         assert item.status == "completed"
         # The server refuses anonymous sockets in multi-user mode: a connected socket
         # proves the token went into the handshake.
-        assert client._events.connected
+        assert client._runner.hub.connected
 
 
 def test_a_socket_without_the_token_is_refused(multiuser: MultiUserServer) -> None:
     with logged_in(multiuser.url, multiuser.admin) as client:
         token = client.credentials.token
         client.credentials.set(None)
-        assert client._events.connect(timeout=5) is False
+        assert client._runner.hub.connect(timeout=5) is False
         client.credentials.set(token)
 
 
@@ -169,7 +169,7 @@ def test_token_given_to_the_constructor_works(multiuser: MultiUserServer) -> Non
             client.queue_repo.enqueue_batch(blank_image_body(red=12))[0].wait(timeout=60).status
             == "completed"
         )
-        assert client._events.connected
+        assert client._runner.hub.connected
 
 
 def test_a_non_admin_runs_jobs_too(multiuser: MultiUserServer) -> None:
@@ -178,7 +178,7 @@ def test_a_non_admin_runs_jobs_too(multiuser: MultiUserServer) -> None:
             client.queue_repo.enqueue_batch(blank_image_body(red=13))[0].wait(timeout=60).status
             == "completed"
         )
-        assert client._events.connected
+        assert client._runner.hub.connected
 
 
 # --- token renewal ---------------------------------------------------------------------
@@ -277,7 +277,7 @@ def test_async_login_and_job_over_the_async_socket(multiuser: MultiUserServer) -
             await asyncio.sleep(1.1)
             batch = await client.queue_repo.enqueue_batch(blank_image_body(red=15))
             item = await batch[0].wait(timeout=60)
-            return item, client._events.connected, token, client.credentials.token
+            return item, client._runner.hub.connected, token, client.credentials.token
 
     item, connected, login_token, after = asyncio.run(main())
     assert item.status == "completed"
@@ -303,7 +303,7 @@ def test_after_a_password_change_the_client_keeps_working_and_its_socket_reconne
             client.queue_repo.enqueue_batch(blank_image_body(red=16))[0].wait(timeout=60).status
             == "completed"
         )
-        assert client._events.connected
+        assert client._runner.hub.connected
         # A password change bumps the account's revocation epoch: every earlier token
         # dies, the server drops the account's sockets, and the response carries a
         # replacement token in X-Refreshed-Token.
@@ -320,12 +320,12 @@ def test_after_a_password_change_the_client_keeps_working_and_its_socket_reconne
             stale.board_repo.list_boards()
         assert isinstance(client.board_repo.list_boards(), list)
         deadline = time.monotonic() + 15
-        while client._events.connected and time.monotonic() < deadline:
+        while client._runner.hub.connected and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not client._events.connected, "the server did not drop the revoked socket"
+        assert not client._runner.hub.connected, "the server did not drop the revoked socket"
         # The next job opens a new socket with the replacement token and follows it there.
         assert (
             client.queue_repo.enqueue_batch(blank_image_body(red=17))[0].wait(timeout=60).status
             == "completed"
         )
-        assert client._events.connected
+        assert client._runner.hub.connected

@@ -144,7 +144,7 @@ def test_same_handle_shared_by_threads_waits_on_own_jobs(server_url: str) -> Non
 def test_async_handle_submits_and_maps(server_url: str) -> None:
     async def main() -> list[dict[str, Any]]:
         async with AsyncInvokeAIClient.from_url(server_url) as client:
-            wf = client.workflow_repo.create_workflow(txt2img_workflow())
+            wf = await client.workflow_repo.create_workflow(txt2img_workflow())
             await wf.sync_dnn_model(by_name=True)
             wf.get_input_value("Seed").value = 99
             job = await wf.submit()
@@ -176,12 +176,12 @@ def test_local_path_and_pil_images_are_uploaded_once(server_url: str, tmp_path: 
         wf.get_input_value("Image").value = path  # same bytes: no second upload
         second = wf.submit_sync().wait(timeout=60)
         uploaded = {i.session["graph"]["nodes"]["source"]["image"]["image_name"] for i in (first, second)}
-        assert len(uploaded) == 1 and len(client._upload_cache) == 1
+        assert len(uploaded) == 1 and sum(k.startswith("upload:") for k in client._runner.memo) == 1
         wf.get_input_value("Image").value = Image.new("RGB", (16, 8), (0, 0, 255))
         third = wf.submit_sync().wait(timeout=60)
         (out,) = [o for o in wf.map_outputs_to_images(third) if o["node_id"] == "blur"]
         assert png_size(client.image_repo.download_image(out["image_names"][0])) == (16, 8)
-        assert len(client._upload_cache) == 2
+        assert sum(k.startswith("upload:") for k in client._runner.memo) == 2
 
 
 def test_board_name_is_resolved_and_unknown_one_refused_when_creation_is_off(server_url: str) -> None:

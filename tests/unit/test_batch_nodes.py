@@ -449,7 +449,7 @@ def test_async_submit_refuses_it_too_and_submit_batch_sends_the_data(queue: _Que
     async def run() -> int:
         transport = httpx.MockTransport(queue)
         async with AsyncInvokeAIClient("http://t", transport=transport, use_events=False) as client:
-            wf = client.workflow_repo.create_workflow(_form_workflow())
+            wf = await client.workflow_repo.create_workflow(_form_workflow())
             with pytest.raises(ValidationError, match=r"submit it with submit_batch\(\)"):
                 await wf.submit()
             assert queue.bodies == []

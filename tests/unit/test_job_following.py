@@ -7,20 +7,31 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from invokeai_py_client import (
     InvokeAIClient,
     JobCanceledError,
     JobFailedError,
+    JobLostError,
     JobTimeoutError,
     QueueItemStatusChangedEvent,
 )
 from invokeai_py_client._flow import Call, Pause
 from invokeai_py_client.events import EventRouter, parse_event
-from invokeai_py_client.jobs import Job, _Emit, _follow_flow, _NextEvent
+from invokeai_py_client.jobs import Job, _Deliver, _NextEvent, _Registry, track_flow
 
-SOCKET = object()
-"""Stands for a socket listener: the test feeds the events itself."""
+
+class FakeJob(Job[Any]):
+    def __init__(self, item_id: int) -> None:
+        super().__init__(None, "default", item_id, "b1")  # type: ignore[arg-type]
+
+
+def registry_of(*item_ids: int) -> tuple[_Registry, dict[int, FakeJob]]:
+    registry = _Registry()
+    jobs = {i: FakeJob(i) for i in item_ids}
+    registry.add(list(jobs.values()))
+    return registry, jobs
 
 
 def status_event(item_id: int, status: str, seq: int, batch_id: str = "b1") -> QueueItemStatusChangedEvent:
@@ -29,9 +40,9 @@ def status_event(item_id: int, status: str, seq: int, batch_id: str = "b1") -> Q
     )
 
 
-def drive(flow: Any, events: list[Any], answers: dict[str, Any]) -> tuple[Any, list[Any], list[str]]:
-    """Run a follow flow by hand: events feed _NextEvent, answers feed Calls by path suffix."""
-    emitted: list[Any] = []
+def drive(flow: Any, events: list[Any], answers: dict[str, Any]) -> tuple[list[Any], list[str]]:
+    """Run a tracker flow by hand: events feed _NextEvent, answers feed Calls by path suffix."""
+    delivered: list[Any] = []
     calls: list[str] = []
     answer: Any = None
     try:
@@ -42,75 +53,111 @@ def drive(flow: Any, events: list[Any], answers: dict[str, Any]) -> tuple[Any, l
                 answer = events.pop(0) if events else None
             elif isinstance(step, Call):
                 calls.append(step.path.rsplit("/", 1)[-1])
-                answer = answers[step.path.rsplit("/", 1)[-1]]
-                if callable(answer):
-                    answer = answer(step)
-            elif isinstance(step, _Emit):
-                emitted.append(step.event)
+                raw = answers[step.path.rsplit("/", 1)[-1]]
+                raw = raw(step) if callable(raw) else raw
+                answer = TypeAdapter(step.into).validate_python(raw) if step.into is not None else raw
+            elif isinstance(step, _Deliver):
+                delivered.append(step.event)
             else:
                 assert isinstance(step, Pause)
-    except StopIteration as done:
-        return done.value, emitted, calls
+    except StopIteration:
+        return delivered, calls
 
 
 def full_item(item_id: int, status: str) -> dict[str, Any]:
     return {"item_id": item_id, "status": status, "batch_id": "b1", "session": {"results": {}}}
 
 
+SOCKET: Any = object()
+"""Stands for the tracker's socket listener: the test feeds the events itself."""
+
+
 def test_events_drive_completion_with_one_initial_poll() -> None:
-    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
+    registry, jobs = registry_of(5)
     events = [status_event(5, "in_progress", 1), status_event(5, "completed", 2)]
     answers = {
         "item_summaries_by_ids": [{"item_id": 5, "status": "pending", "batch_id": "b1"}],
         "items_by_ids": [full_item(5, "completed")],
     }
-    outcome, emitted, calls = drive(flow, events, answers)
-    assert not outcome.timed_out
-    assert outcome.items[0].status == "completed"
+    _, calls = drive(track_flow("default", registry, SOCKET), events, answers)
     assert calls == ["item_summaries_by_ids", "items_by_ids"]
-    assert [e.status for e in emitted] == ["in_progress", "completed"]
+    assert jobs[5].result().status == "completed"
+    assert [e.status for e in jobs[5]._seen] == ["in_progress", "completed"]
 
 
-def test_events_of_other_items_are_not_emitted() -> None:
-    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
+def test_events_of_other_items_are_not_kept() -> None:
+    registry, jobs = registry_of(5)
     events = [status_event(6, "completed", 1), status_event(5, "completed", 1)]
     answers = {
         "item_summaries_by_ids": [{"item_id": 5, "status": "pending", "batch_id": "b1"}],
         "items_by_ids": [full_item(5, "completed")],
     }
-    _, emitted, _ = drive(flow, events, answers)
-    assert [e.item_id for e in emitted] == [5]
+    drive(track_flow("default", registry, SOCKET), events, answers)
+    assert [e.item_id for e in jobs[5]._seen] == [5]
 
 
 def test_quiet_socket_falls_back_to_polling() -> None:
     polls = iter(["pending", "in_progress", "completed"])
 
-    def summaries(call: Call) -> list[dict[str, Any]]:
+    def summaries(call: Call[Any]) -> list[dict[str, Any]]:
         return [{"item_id": 5, "status": next(polls), "batch_id": "b1"}]
 
-    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={}, timeout=None)
-    outcome, _, calls = drive(flow, [], {"item_summaries_by_ids": summaries, "items_by_ids": [full_item(5, "completed")]})
+    registry, jobs = registry_of(5)
+    _, calls = drive(
+        track_flow("default", registry, SOCKET),
+        [], {"item_summaries_by_ids": summaries, "items_by_ids": [full_item(5, "completed")]},
+    )
     assert calls.count("item_summaries_by_ids") == 3
-    assert outcome.items[0].status == "completed"
+    assert jobs[5].result().status == "completed"
 
 
 def test_already_terminal_items_need_no_polling() -> None:
-    flow = _follow_flow("default", [5], listener=SOCKET, sink=None, known={5: "completed"}, timeout=None)
-    _, _, calls = drive(flow, [], {"items_by_ids": [full_item(5, "completed")]})
+    registry, jobs = registry_of(5)
+    _, calls = drive(
+        track_flow("default", registry, SOCKET, known=lambda i: "completed"),
+        [], {"items_by_ids": [full_item(5, "completed")]},
+    )
     assert calls == ["items_by_ids"]
+    assert jobs[5].done()
 
 
-def test_timeout_returns_summaries_marked_timed_out() -> None:
-    now = [0.0]
+def test_each_job_resolves_as_soon_as_its_own_item_ends() -> None:
+    registry, jobs = registry_of(5, 6)
+    seen_done: list[tuple[bool, bool]] = []
 
-    def clock() -> float:
-        now[0] += 10.0
-        return now[0]
+    def full(call: Call[Any]) -> list[dict[str, Any]]:
+        seen_done.append((jobs[5].done(), jobs[6].done()))
+        return [full_item(i, "completed") for i in call.json["item_ids"]]
 
-    flow = _follow_flow("default", [5], listener=None, sink=None, known={}, timeout=15.0, clock=clock)
-    answers = {"item_summaries_by_ids": [{"item_id": 5, "status": "in_progress", "batch_id": "b1"}]}
-    outcome, _, _ = drive(flow, [], answers)
-    assert outcome.timed_out and outcome.items[0].status == "in_progress"
+    events = [status_event(6, "completed", 2), status_event(5, "completed", 2)]
+    answers = {
+        "item_summaries_by_ids": [{"item_id": i, "status": "pending", "batch_id": "b1"} for i in (5, 6)],
+        "items_by_ids": full,
+    }
+    drive(track_flow("default", registry, SOCKET), events, answers)
+    assert seen_done == [(False, False), (False, True)]  # 6 settled before 5 ended
+    assert jobs[5].done() and jobs[6].done()
+
+
+def test_an_item_gone_from_the_queue_is_lost_not_awaited_forever() -> None:
+    registry, jobs = registry_of(5)
+    drive(track_flow("default", registry, None), [], {"item_summaries_by_ids": []})
+    with pytest.raises(JobLostError):
+        jobs[5].result()
+
+
+def test_polling_without_a_socket_delivers_status_events() -> None:
+    polls = iter(["pending", "completed"])
+    registry, _ = registry_of(5)
+    delivered, _ = drive(
+        track_flow("default", registry, None),
+        [],
+        {
+            "item_summaries_by_ids": lambda c: [{"item_id": 5, "status": next(polls), "batch_id": "b1"}],
+            "items_by_ids": [full_item(5, "completed")],
+        },
+    )
+    assert [e.status for e in delivered] == ["pending", "completed"]
 
 
 def test_router_drops_stale_status_events() -> None:
@@ -159,15 +206,17 @@ class PollingServer:
             return httpx.Response(200, json=[{"item_id": 9, "status": status, "batch_id": "b"}])
         if path.endswith("/items_by_ids"):
             return httpx.Response(200, json=[self.final])
+        if path.endswith("/i/9"):
+            return httpx.Response(200, json={"item_id": 9, "status": "pending", "batch_id": "b"})
         if path.endswith("/cancel"):
             self.canceled = True
             return httpx.Response(200, json={**self.final, "status": "canceled"})
         return httpx.Response(404, json={"detail": path})
 
 
-def make_job(server: PollingServer) -> Job:
+def make_job(server: PollingServer) -> Job[Any]:
     client = InvokeAIClient("http://t", transport=httpx.MockTransport(server), use_events=False)
-    return Job(client, "default", 9, "b")
+    return client.queue_repo.attach_job(9)
 
 
 def test_failed_item_raises_with_the_servers_error(monkeypatch: pytest.MonkeyPatch) -> None:

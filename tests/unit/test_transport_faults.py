@@ -32,7 +32,7 @@ from invokeai_py_client import (
     UnprocessableEntityError,
 )
 from invokeai_py_client._flow import Flow
-from invokeai_py_client.queue import enqueue_flow
+from invokeai_py_client.jobs import enqueue_flow
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -58,8 +58,8 @@ class Harness:
 
     def run_flow(self, client: Any, flow: Flow[Any]) -> Any:
         if self.mode == "async":
-            return asyncio.run(client._run(flow))
-        return client._run(flow)
+            return asyncio.run(client._runner.run(flow))
+        return client._runner.run(flow)
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -235,7 +235,7 @@ def test_reverse_proxy_sub_path_is_kept(harness: Harness) -> None:
     harness.call(client, "request", "GET", "/api/v2/models/")
     harness.call(client, "request", "GET", "/boards/")
     assert seen == ["/invoke/api/v1/app/version", "/invoke/api/v2/models/", "/invoke/api/v1/boards/"]
-    assert client._events.socketio_path == "invoke/ws/socket.io"
+    assert client._runner.hub.socketio_path == "invoke/ws/socket.io"
 
 
 def test_token_is_sent_renewed_and_never_shown(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:

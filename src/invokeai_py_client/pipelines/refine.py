@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import InvokeAIError, JobError
+from .._flow import SyncRunner
 from ..client import InvokeAIClient
 from ..events import Event
 from ..jobs import Job
@@ -62,8 +63,8 @@ class StageModels:
 class StageJob:
     """A submitted stage run: the handle copy it used and its job."""
 
-    handle: WorkflowHandle
-    job: Job
+    handle: WorkflowHandle[SyncRunner]
+    job: Job[SyncRunner]
 
 
 def pick_seed(seed: int | None) -> int:
@@ -77,7 +78,7 @@ def pick_seed(seed: int | None) -> int:
     return chosen
 
 
-def first_image(handle: WorkflowHandle, item: QueueItem) -> str:
+def first_image(handle: WorkflowHandle[SyncRunner], item: QueueItem) -> str:
     """The stage's final image: the first image of a non-intermediate output node."""
     outputs = handle.map_outputs_to_images(item)
     finals = [o for o in outputs if o.get("is_intermediate") is False] or outputs
@@ -101,7 +102,7 @@ class MultiStageRefiner:
     def __post_init__(self) -> None:
         self.setup_workflows()
 
-    def _load(self, filename: str) -> WorkflowHandle:
+    def _load(self, filename: str) -> WorkflowHandle[SyncRunner]:
         path = (self.workflows_dir / filename) if self.workflows_dir else bundled_workflow_path(filename)
         return self.client.workflow_repo.create_workflow(WorkflowDefinition.from_file(path))
 
@@ -117,7 +118,7 @@ class MultiStageRefiner:
         if self.models.refiner:
             self.refiner_wf.get_input_value("Model").value = self.models.refiner
 
-    def _submit(self, handle: WorkflowHandle, values: Mapping[int | str, Any]) -> StageJob:
+    def _submit(self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any]) -> StageJob:
         """Enqueue one stage run on a private copy of the stage's handle (no waiting)."""
         wf = handle.clone()
         for key, value in values.items():
@@ -129,7 +130,7 @@ class MultiStageRefiner:
         item = stage.job.wait(timeout=self.timeout, on_event=self.on_event)
         return first_image(stage.handle, item), item
 
-    def _run(self, handle: WorkflowHandle, values: Mapping[int | str, Any]) -> tuple[str, QueueItem]:
+    def _run(self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any]) -> tuple[str, QueueItem]:
         return self._finish(self._submit(handle, values))
 
     def ensure_image_name(self, image: str | Path | Any) -> str:

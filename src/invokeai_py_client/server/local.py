@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from .._exceptions import InvokeAIError
+from ..client import InvokeAIClient
+from ..models import ModelInstallError, ModelInstallTimeoutError
 from . import tiny_models
 from ._common import (
     DEFAULT_INSTANCE,
@@ -83,30 +84,26 @@ def is_invokeai_web(pid: int) -> bool:
 
 
 def server_version(url: str, timeout: float = 2.0) -> str | None:
-    """The version an InvokeAI server at `url` reports, or None if none answers.
-
-    Unknown routes answer 200 with the web UI's HTML, so the content type is checked.
-    """
+    """The version an InvokeAI server at `url` reports, or None if none answers."""
     try:
-        response = httpx.get(f"{url}/api/v1/app/version", timeout=timeout)
-    except httpx.HTTPError:
+        with _client(url, timeout) as client:
+            return client.server_version()
+    except InvokeAIError:
         return None
-    if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        version = response.json().get("version")
-    except ValueError:
-        return None
-    return str(version) if version else None
 
 
 def multiuser_enabled(url: str, timeout: float = 5.0) -> bool | None:
     """Whether the server at `url` runs in multi-user mode, or None if it does not say."""
     try:
-        response = httpx.get(f"{url}/api/v1/auth/status", timeout=timeout)
-        return bool(response.json()["multiuser_enabled"]) if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        with _client(url, timeout) as client:
+            return bool(client.request("GET", "/api/v1/auth/status")["multiuser_enabled"])
+    except (InvokeAIError, KeyError, TypeError):
         return None
+
+
+def _client(url: str, timeout: float = 30.0) -> InvokeAIClient:
+    """A client for probing and setting up the local server (no retries, no socket)."""
+    return InvokeAIClient(url, timeout=timeout, max_retries=0, use_events=False)
 
 
 class LocalServer:
@@ -174,7 +171,7 @@ class LocalServer:
         version = server_version(state.url)
         models: list[dict[str, Any]] = []
         if version:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
+            with contextlib.suppress(InvokeAIError):
                 models = [
                     {"name": m.get("name"), "base": m.get("base"), "type": m.get("type"), "key": m.get("key")}
                     for m in self._list_models(state.url)
@@ -314,9 +311,8 @@ class LocalServer:
     # -- models -------------------------------------------------------------------
     @staticmethod
     def _list_models(url: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{url}/api/v2/models/", timeout=30.0)
-        response.raise_for_status()
-        return list(response.json().get("models", []))
+        with _client(url) as client:
+            return [m.to_dict() for m in client.dnn_model_repo.list_models()]
 
     def install_tiny_models(self, url: str) -> list[dict[str, Any]]:
         """Install the tiny models that are not installed (matched by name), in place.
@@ -334,41 +330,32 @@ class LocalServer:
             }
             self.progress.step("install-models", f"Installing models: {', '.join(missing)}")
             started = time.monotonic()
-            with httpx.Client(base_url=url, timeout=30.0) as http:
+            with _client(url) as client:
                 for name in missing:
-                    self._install_one(http, name, str(records[name]["source"]))
+                    self._install_one(client, name, str(records[name]["source"]))
             self.progress.done("install-models", time.monotonic() - started, skipped=False)
             installed = {m["name"]: m for m in self._list_models(url)}
-        except httpx.HTTPError as exc:
+        except InvokeAIError as exc:
             raise LocalServerError("install-models", f"talking to {url} failed: {exc}", "check the server log") from exc
         absent = [n for n in tiny_models.NAMES if n not in installed]
         if absent:
             raise LocalServerError("install-models", f"not listed after install: {', '.join(absent)}")
         return [installed[n] for n in tiny_models.NAMES]
 
-    def _install_one(self, http: httpx.Client, name: str, source: str) -> None:
-        # inplace=true registers the files where they are; the default (false) MOVES
-        # them into the server's root.
-        response = http.post("/api/v2/models/install", params={"source": source, "inplace": "true"}, json={})
-        if response.status_code >= 400:
-            raise LocalServerError("install-models", f"installing {name} was refused: {response.status_code} {response.text[:500]}")
-        job_id = response.json()["id"]
-        deadline = time.monotonic() + INSTALL_TIMEOUT
-        while time.monotonic() < deadline:
-            job = http.get(f"/api/v2/models/install/{job_id}").json()
-            status = job.get("status")
-            if status == "completed":
-                logger.info("installed %s from %s", name, source)
-                return
-            if status in ("error", "cancelled"):
-                reason = job.get("error_reason") or job.get("error") or status
-                raise LocalServerError(
-                    "install-models",
-                    f"installing {name} from {source} ended {status}: {reason}",
-                    f"delete {Path(source)} (it is rebuilt) and run `invokeai-py server up` again.",
-                )
-            time.sleep(0.2)
-        raise LocalServerError("install-models", f"installing {name} did not finish in {INSTALL_TIMEOUT:.0f} s")
+    @staticmethod
+    def _install_one(client: InvokeAIClient, name: str, source: str) -> None:
+        try:
+            # inplace (the repository's default) registers the files where they are.
+            client.dnn_model_repo.install_model(source, inplace=True).wait(timeout=INSTALL_TIMEOUT)
+        except ModelInstallTimeoutError as exc:
+            raise LocalServerError("install-models", f"installing {name} did not finish in {INSTALL_TIMEOUT:.0f} s") from exc
+        except ModelInstallError as exc:
+            raise LocalServerError(
+                "install-models",
+                f"installing {name} from {source} failed: {exc}",
+                f"delete {Path(source)} (it is rebuilt) and run `invokeai-py server up` again.",
+            ) from exc
+        logger.info("installed %s from %s", name, source)
 
     # -- stop ---------------------------------------------------------------------
     def down(self) -> bool:

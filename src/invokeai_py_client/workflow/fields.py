@@ -218,7 +218,7 @@ class InputField:
     @property
     def pending_upload(self) -> bool:
         """Some value is a local file or PIL image that must be uploaded first."""
-        return any(_is_local_image(v) for v in _leaves(self.values))
+        return any(is_local_image(v) for v in _leaves(self.values))
 
     def to_graph_value(self) -> Any:
         """The current value as the graph's JSON; `ValidationError` if it needs resolving."""
@@ -284,7 +284,8 @@ def _leaves(values: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _is_local_image(value: Any) -> bool:
+def is_local_image(value: Any) -> bool:
+    """A value to upload first: a `pathlib.Path` or a PIL image."""
     return isinstance(value, Path) or (type(value).__module__.startswith("PIL.") and hasattr(value, "save"))
 
 
@@ -487,7 +488,7 @@ class ImageField(InputField):
     kind = "image"
 
     def _check_one(self, value: Any, *, form: bool) -> Any:
-        if _is_local_image(value):
+        if is_local_image(value):
             if isinstance(value, Path):
                 path = value.expanduser()
                 if not path.is_file():
@@ -506,10 +507,10 @@ class ImageField(InputField):
         raise _Problem(f"expected an image name, a file path or a PIL image, got {_describe(value)}")
 
     def _unresolved(self, value: Any) -> bool:
-        return _is_local_image(value)
+        return is_local_image(value)
 
     def _resolve(self, value: Any, resolver: Resolver) -> Any:
-        if _is_local_image(value):
+        if is_local_image(value):
             return {"image_name": resolver.upload_image(value)}
         return super()._resolve(value, resolver)
 

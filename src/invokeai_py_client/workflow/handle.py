@@ -14,16 +14,18 @@ its own handle (`clone()`) for that.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
-import functools
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from .._exceptions import InvokeAIError, ValidationError
-from ..jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
+from .._flow import AsyncRunner, Flow, Runner, SyncRunner
+from .._resource import Resource, operation
+from ..jobs import EventCallback, Job, JobBatch, submit_flow
+from ..models import list_models_flow
 from ..queue_models import QueueItem
 from .batch_nodes import batch_fed_inputs, require_one_item
 from .definition import WorkflowDefinition
@@ -32,15 +34,7 @@ from .form import form_inputs
 from .model_sync import ModelChange, ModelReference, is_model_identifier, plan_model_sync
 from .outputs import map_outputs
 from .schema import InvocationCatalog
-from .submit import (
-    Snapshot,
-    load_uploads,
-    models_flow,
-    prepare_flow,
-)
-
-if TYPE_CHECKING:
-    from ..client import AsyncInvokeAIClient, InvokeAIClient
+from .submit import Snapshot, load_uploads, prepare_flow
 
 __all__ = ["AsyncWorkflowHandle", "IndexDrift", "WorkflowHandle", "WorkflowInput"]
 
@@ -91,15 +85,29 @@ class IndexDrift:
         return "; ".join(parts)
 
 
-class _HandleCore:
-    """What the sync and async handles share: inputs, lookup, validation, outputs."""
+T = TypeVar("T")
 
-    def __init__(self, definition: WorkflowDefinition, catalog: InvocationCatalog) -> None:
+
+class WorkflowHandle(Resource[Runner]):
+    """A workflow ready to run on one client: its Form inputs, submission, outputs.
+
+    On `InvokeAIClient` the `*_sync` methods block, and `submit`/`wait_for_completion`
+    are coroutines running them on a worker thread; on `AsyncInvokeAIClient` every
+    server call is a coroutine.
+    """
+
+    def __init__(
+        self, runner: Runner, queue_id: str, definition: WorkflowDefinition, catalog: InvocationCatalog
+    ) -> None:
+        self._runner = runner
+        self._queue_id = queue_id
         self._definition = definition
         self._catalog = catalog
         self._inputs = self._make_inputs()
         self._model_overrides: dict[tuple[str, str], dict[str, Any]] = {}
-        self._local = threading.local()
+        self._last_job: contextvars.ContextVar[Job[Runner] | None] = contextvars.ContextVar(
+            f"last_job_{id(self)}", default=None
+        )
         self.create_missing_boards = True
         """Board names that don't exist are created at submit (else an error)."""
 
@@ -290,10 +298,159 @@ class _HandleCore:
         return out
 
 
+    # -- running -------------------------------------------------------------------------
+
+    def clone(self) -> WorkflowHandle[Runner]:
+        """A new handle for the same workflow, with the same values set."""
+        other = WorkflowHandle(self._runner, self._queue_id, self._definition, self._catalog)
+        other._model_overrides = copy.deepcopy(self._model_overrides)
+        other.create_missing_boards = self.create_missing_boards
+        for mine, theirs in zip(self._inputs, other._inputs, strict=True):
+            theirs.field.copy_state_from(mine.field)
+        return other
+
+    @operation
+    def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> Flow[list[ModelChange]]:
+        """Point every model reference at an installed model (all-or-nothing).
+
+        Matches by hash, then key, then (by_name) name, then (by_base) another model
+        of the same base and type. Inputs you set are never changed.
+        """
+        installed = yield from list_models_flow()
+        changes = plan_model_sync(
+            self.model_references(), [m.to_dict() for m in installed], by_name=by_name, by_base=by_base
+        )
+        self._apply_model_changes(changes)
+        return changes
+
+    def _submit_flow(
+        self,
+        snapshot: Snapshot,
+        uploads: Mapping[int, tuple[str, bytes]],
+        prepend: bool,
+        origin: str | None,
+        destination: str | None,
+    ) -> Flow[JobBatch[Runner]]:
+        bodies = yield from prepare_flow(
+            self._definition, snapshot, uploads, create_boards=self.create_missing_boards,
+            prepend=prepend, origin=origin, destination=destination,
+        )
+        batch = yield from submit_flow(self._runner, self._queue_id, bodies)
+        if len(batch):
+            self._last_job.set(batch[-1])
+        return batch
+
+    @operation
+    def submit_batch_sync(
+        self,
+        *,
+        runs: int = 1,
+        zipped: Sequence[Sequence[int | str]] = (),
+        prepend: bool = False,
+        origin: str | None = None,
+        destination: str | None = None,
+    ) -> Flow[JobBatch[Runner]]:
+        """Enqueue `runs` runs and every sweep (``field.values = [...]``) as few batches as possible."""
+        snapshot = self._snapshot(runs, zipped)
+        return self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)
+
+    @operation
+    def submit_sync(
+        self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None
+    ) -> Flow[Job[Runner]]:
+        """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
+        self._require_single_run("submit_batch_sync()")
+        snapshot = self._snapshot(1, ())
+        batch = yield from self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)
+        if len(batch) != 1:
+            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
+        return batch[0]
+
+    def _last(self, submission: Job[Runner] | None) -> Job[Runner]:
+        job = submission if submission is not None else self._last_job.get()
+        if job is None:
+            raise InvokeAIError("nothing was submitted from this thread or task; submit first")
+        return job
+
+    def wait_for_completion_sync(
+        self,
+        submission: Job[Runner] | None = None,
+        timeout: float | None = None,
+        *,
+        on_event: EventCallback | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> QueueItem:
+        """Wait for `submission` (default: the last one of this thread); returns the finished item."""
+        job = self._last(submission)
+        if not isinstance(self._runner, SyncRunner):
+            raise InvokeAIError("wait_for_completion_sync() is for the sync client; await wait_for_completion()")
+        return self._runner.run(job._wait(timeout, on_event, cancel_on_timeout))
+
+    async def _run(self, make: Any) -> Any:
+        """Run a flow made by `make()`: awaited on the async client, on a worker thread on the sync one."""
+        if isinstance(self._runner, AsyncRunner):
+            return await self._runner.run(make())
+        runner = self._runner
+        return await asyncio.to_thread(lambda: runner.run(make()))
+
+    async def submit(
+        self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None
+    ) -> Job[Runner]:
+        """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client)."""
+        self._require_single_run("submit_batch()")
+        snapshot = self._snapshot(1, ())
+        uploads = await asyncio.to_thread(load_uploads, snapshot)
+        batch: JobBatch[Runner] = await self._run(
+            lambda: self._submit_flow(snapshot, uploads, prepend, origin, destination)
+        )
+        if len(batch) != 1:
+            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
+        self._last_job.set(batch[0])  # in the caller's context, not the worker thread's
+        return batch[0]
+
+    async def submit_batch(
+        self,
+        *,
+        runs: int = 1,
+        zipped: Sequence[Sequence[int | str]] = (),
+        prepend: bool = False,
+        origin: str | None = None,
+        destination: str | None = None,
+    ) -> JobBatch[Runner]:
+        """`submit_batch_sync` as a coroutine (on either client)."""
+        snapshot = self._snapshot(runs, zipped)
+        uploads = await asyncio.to_thread(load_uploads, snapshot)
+        batch: JobBatch[Runner] = await self._run(
+            lambda: self._submit_flow(snapshot, uploads, prepend, origin, destination)
+        )
+        if len(batch):
+            self._last_job.set(batch[-1])
+        return batch
+
+    async def wait_for_completion(
+        self,
+        submission: Job[Runner] | None = None,
+        timeout: float | None = None,
+        *,
+        on_event: EventCallback | None = None,
+        cancel_on_timeout: bool = False,
+    ) -> QueueItem:
+        """Wait for `submission` (default: the last one of this task or thread); returns the item."""
+        job = self._last(submission)
+        item: QueueItem = await self._run(
+            lambda: job._wait(timeout, on_event, cancel_on_timeout)
+        )
+        return item
+
+
+AsyncWorkflowHandle = WorkflowHandle[AsyncRunner]
+"""A workflow handle of the async client."""
+
+
 def _as_items(result: Any) -> list[Mapping[str, Any]]:
     if isinstance(result, QueueItem):
         return [result.to_dict()]
-    if isinstance(result, (Job, AsyncJob)):
+    if isinstance(result, Job):
         if result.item is None:
             raise InvokeAIError(f"{result!r} has not finished; wait for it first")
         return [result.item.to_dict()]
@@ -306,136 +463,3 @@ def _as_items(result: Any) -> list[Mapping[str, Any]]:
 
 def _field_values(item: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{fv['node_path']}.{fv['field_name']}": fv["value"] for fv in item.get("field_values") or []}
-
-
-class WorkflowHandle(_HandleCore):
-    """A workflow bound to a (sync) `InvokeAIClient`."""
-
-    def __init__(self, client: InvokeAIClient, definition: WorkflowDefinition) -> None:
-        super().__init__(definition, client.invocation_catalog())
-        self._client = client
-
-    def clone(self) -> WorkflowHandle:
-        """A new handle for the same workflow, with the same values set."""
-        other = WorkflowHandle(self._client, self._definition)
-        other._model_overrides = copy.deepcopy(self._model_overrides)
-        other.create_missing_boards = self.create_missing_boards
-        for mine, theirs in zip(self._inputs, other._inputs, strict=True):
-            theirs.field.copy_state_from(mine.field)
-        return other
-
-    def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> list[ModelChange]:
-        """Point every model reference at an installed model (all-or-nothing).
-
-        Matches by hash, then key, then (by_name) name, then (by_base) another model
-        of the same base and type. Inputs you set are never changed.
-        """
-        installed = self._client._run(models_flow())
-        changes = plan_model_sync(self.model_references(), installed, by_name=by_name, by_base=by_base)
-        self._apply_model_changes(changes)
-        return changes
-
-    def submit_sync(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> Job:
-        """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
-        self._require_single_run("submit_batch_sync()")
-        batch = self.submit_batch_sync(prepend=prepend, origin=origin, destination=destination)
-        if len(batch) != 1:
-            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
-        job = batch[0]
-        self._local.last_job = job
-        return job
-
-    def submit_batch_sync(
-        self,
-        *,
-        runs: int = 1,
-        zipped: Sequence[Sequence[int | str]] = (),
-        prepend: bool = False,
-        origin: str | None = None,
-        destination: str | None = None,
-    ) -> JobBatch:
-        """Enqueue `runs` runs and every sweep (``field.values = [...]``) as few batches as possible."""
-        snapshot = self._snapshot(runs, zipped)
-        uploads = load_uploads(snapshot)
-        bodies = self._client._run(
-            prepare_flow(
-                self._definition, snapshot, uploads,
-                create_boards=self.create_missing_boards, upload_cache=self._client._upload_cache, prepend=prepend, origin=origin, destination=destination,
-            )
-        )
-        batch = JobBatch.submit_many(self._client, self._client.queue_id, bodies)
-        self._local.last_job = batch[-1] if len(batch) else None
-        return batch
-
-    def wait_for_completion_sync(
-        self, submission: Job | None = None, timeout: float | None = None, **kwargs: Any
-    ) -> QueueItem:
-        """Wait for `submission` (default: this thread's last submission); returns the finished item."""
-        job = submission if submission is not None else getattr(self._local, "last_job", None)
-        if job is None:
-            raise InvokeAIError("nothing was submitted from this thread; call submit_sync() first")
-        return job.wait(timeout=timeout, **kwargs)
-
-    async def submit(self, **kwargs: Any) -> Job:
-        """`submit_sync` run on a worker thread (for asyncio code using the sync client)."""
-        return await asyncio.to_thread(self.submit_sync, **kwargs)
-
-    async def wait_for_completion(
-        self, submission: Job | None = None, timeout: float | None = None, **kwargs: Any
-    ) -> QueueItem:
-        job = submission if submission is not None else getattr(self._local, "last_job", None)
-        if job is None:
-            raise InvokeAIError("nothing was submitted; call submit() first")
-        return await asyncio.to_thread(functools.partial(job.wait, timeout, **kwargs))
-
-
-class AsyncWorkflowHandle(_HandleCore):
-    """A workflow bound to an `AsyncInvokeAIClient`."""
-
-    def __init__(self, client: AsyncInvokeAIClient, definition: WorkflowDefinition) -> None:
-        super().__init__(definition, client._catalog or InvocationCatalog.bundled())
-        self._client = client
-        self._last: AsyncJob | None = None
-
-    async def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> list[ModelChange]:
-        installed = await self._client._run(models_flow())
-        changes = plan_model_sync(self.model_references(), installed, by_name=by_name, by_base=by_base)
-        self._apply_model_changes(changes)
-        return changes
-
-    async def submit(self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None) -> AsyncJob:
-        self._require_single_run("submit_batch()")
-        batch = await self.submit_batch(prepend=prepend, origin=origin, destination=destination)
-        if len(batch) != 1:
-            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
-        self._last = batch[0]
-        return batch[0]
-
-    async def submit_batch(
-        self,
-        *,
-        runs: int = 1,
-        zipped: Sequence[Sequence[int | str]] = (),
-        prepend: bool = False,
-        origin: str | None = None,
-        destination: str | None = None,
-    ) -> AsyncJobBatch:
-        snapshot = self._snapshot(runs, zipped)
-        uploads = await asyncio.to_thread(load_uploads, snapshot)
-        bodies = await self._client._run(
-            prepare_flow(
-                self._definition, snapshot, uploads,
-                create_boards=self.create_missing_boards, upload_cache=self._client._upload_cache, prepend=prepend, origin=origin, destination=destination,
-            )
-        )
-        batch = await AsyncJobBatch.submit_many(self._client, self._client.queue_id, bodies)
-        self._last = batch[-1] if len(batch) else None
-        return batch
-
-    async def wait_for_completion(
-        self, submission: AsyncJob | None = None, timeout: float | None = None, **kwargs: Any
-    ) -> QueueItem:
-        job = submission if submission is not None else self._last
-        if job is None:
-            raise InvokeAIError("nothing was submitted; call submit() first")
-        return await job.wait(timeout=timeout, **kwargs)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import ValidationError
+from ..models import identifier
 
-__all__ = ["ModelChange", "ModelReference", "identifier_of", "is_model_identifier", "plan_model_sync"]
+__all__ = ["ModelChange", "ModelReference", "is_model_identifier", "plan_model_sync"]
 
 IDENTIFIER_KEYS = ("key", "hash", "name", "base", "type")
 
@@ -24,14 +25,6 @@ IDENTIFIER_KEYS = ("key", "hash", "name", "base", "type")
 def is_model_identifier(value: Any) -> bool:
     """True for a ModelIdentifierField-shaped dict ({key, hash, name, base, type})."""
     return isinstance(value, Mapping) and "key" in value and "type" in value and "base" in value
-
-
-def identifier_of(record: Mapping[str, Any], submodel_type: Any = None) -> dict[str, Any]:
-    """The identifier a graph uses for an installed model record."""
-    ident = {k: record.get(k) for k in IDENTIFIER_KEYS}
-    if submodel_type is not None:
-        ident["submodel_type"] = submodel_type
-    return ident
 
 
 @dataclass(frozen=True)
@@ -131,7 +124,7 @@ def plan_model_sync(
                 f"(base {ref.value.get('base')}); candidates: {', '.join(candidates) or 'none installed'}"
             )
             continue
-        new = identifier_of(record, ref.value.get("submodel_type"))
+        new = identifier(record, ref.value.get("submodel_type"))
         old = dict(ref.value)
         if {k: old.get(k) for k in IDENTIFIER_KEYS} != {k: new.get(k) for k in IDENTIFIER_KEYS}:
             changes.append(ModelChange(ref.node_id, ref.field_name, old, new, rule))

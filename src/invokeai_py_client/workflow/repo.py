@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._flow import Call, Flow
+from .._exceptions import InvokeAIError
+from .._flow import AsyncRunner, Call, Flow, Once, Runner, call
+from .._resource import Resource, operation
+from .._transport import segment
 from .definition import WorkflowDefinition
+from .handle import WorkflowHandle
+from .schema import catalog_flow
 
 if TYPE_CHECKING:
-    from ..client import AsyncInvokeAIClient, InvokeAIClient
-    from .handle import AsyncWorkflowHandle, WorkflowHandle
+    from ..queue import QueueRepository
 
 __all__ = ["AsyncWorkflowRepository", "WorkflowRepository"]
 
@@ -20,105 +25,70 @@ log = logging.getLogger("invokeai_py_client.workflow")
 _BASE = "/api/v1/workflows"
 
 
-def _list_flow(query: str | None, category: str | None, per_page: int) -> Flow[list[dict[str, Any]]]:
-    out: list[dict[str, Any]] = []
-    page = 0
-    while True:
-        params: dict[str, Any] = {"page": page, "per_page": per_page, "query": query}
-        if category:
-            params["categories"] = [category]
-        answer = yield Call("GET", f"{_BASE}/", params=params)
-        out.extend(answer.get("items", []))
-        if page + 1 >= int(answer.get("pages", 1)):
-            return out
-        page += 1
-
-
-def _get_flow(workflow_id: str) -> Flow[WorkflowDefinition]:
-    answer = yield Call("GET", f"{_BASE}/i/{workflow_id}")
-    return WorkflowDefinition.from_dict(answer["workflow"], source=f"workflow library {workflow_id}")
-
-
-def _save_flow(definition: WorkflowDefinition) -> Flow[str]:
-    body = definition.server_workflow()
-    workflow_id = definition.id
-    if workflow_id:
-        body["id"] = workflow_id
-        answer = yield Call("PATCH", f"{_BASE}/i/{workflow_id}", json={"workflow": body}, retry=False)
-    else:
-        answer = yield Call("POST", f"{_BASE}/", json={"workflow": body}, retry=False)
-    return str(answer["workflow_id"])
-
-
-def _delete_flow(workflow_id: str) -> Flow[None]:
-    yield Call("DELETE", f"{_BASE}/i/{workflow_id}", expect="none")
-    return None
-
-
-def _from_image_flow(image_name: str) -> Flow[WorkflowDefinition]:
-    answer = yield Call("GET", f"/api/v1/images/i/{image_name}/workflow")
-    workflow = (answer or {}).get("workflow")
-    if not workflow:
-        from .._exceptions import InvokeAIError
-
-        raise InvokeAIError(f"image {image_name!r} carries no workflow")
-    data = workflow if isinstance(workflow, Mapping) else __import__("json").loads(workflow)
-    return WorkflowDefinition.from_dict(data, source=f"image {image_name}")
-
-
-class WorkflowRepository:
+class WorkflowRepository(Resource[Runner]):
     """Create workflow handles; list, get, save and delete workflows in the server's library."""
 
-    def __init__(self, client: InvokeAIClient) -> None:
-        self._client = client
+    def __init__(self, runner: Runner, queue: QueueRepository[Runner]) -> None:
+        self._runner = runner
+        self._queue: QueueRepository[Runner] = queue
 
-    def create_workflow(self, definition: WorkflowDefinition) -> WorkflowHandle:
-        """A handle to set inputs of `definition`, submit it and map its outputs."""
-        from .handle import WorkflowHandle
+    @operation
+    def create_workflow(self, definition: WorkflowDefinition) -> Flow[WorkflowHandle[Runner]]:
+        """A handle to set inputs of `definition`, submit it and map its outputs.
 
-        return WorkflowHandle(self._client, definition)
+        Input types come from the server's schema (fetched once per client).
+        """
+        catalog = yield Once("catalog", catalog_flow)
+        return WorkflowHandle(self._runner, self._queue.queue_id, definition, catalog)
 
-    def list(self, query: str | None = None, *, category: str | None = None) -> list[dict[str, Any]]:
+    @operation
+    def list(self, query: str | None = None, *, category: str | None = None) -> Flow[list[dict[str, Any]]]:
         """Library entries (id, name, category, ...), all pages."""
-        return self._client._run(_list_flow(query, category, 100))
+        out: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            params: dict[str, Any] = {"page": page, "per_page": 100, "query": query}
+            if category:
+                params["categories"] = [category]
+            answer = yield from call(dict[str, Any], "GET", f"{_BASE}/", params=params)
+            out.extend(answer.get("items", []))
+            if page + 1 >= int(answer.get("pages", 1)):
+                return out
+            page += 1
 
-    def get(self, workflow_id: str) -> WorkflowDefinition:
-        return self._client._run(_get_flow(workflow_id))
+    @operation
+    def get(self, workflow_id: str) -> Flow[WorkflowDefinition]:
+        answer = yield from call(dict[str, Any], "GET", f"{_BASE}/i/{segment(workflow_id, 'workflow id')}")
+        return WorkflowDefinition.from_dict(answer["workflow"], source=f"workflow library {workflow_id}")
 
-    def save(self, definition: WorkflowDefinition) -> str:
+    @operation
+    def save(self, definition: WorkflowDefinition) -> Flow[str]:
         """Store a workflow in the library (updates it when it has an id); returns its id."""
-        return self._client._run(_save_flow(definition))
+        body = definition.server_workflow()
+        workflow_id = definition.id
+        if workflow_id:
+            body["id"] = workflow_id
+            path = f"{_BASE}/i/{segment(workflow_id, 'workflow id')}"
+            answer = yield from call(dict[str, Any], "PATCH", path, json={"workflow": body}, retry=False)
+        else:
+            answer = yield from call(dict[str, Any], "POST", f"{_BASE}/", json={"workflow": body}, retry=False)
+        return str(answer["workflow_id"])
 
-    def delete(self, workflow_id: str) -> None:
-        self._client._run(_delete_flow(workflow_id))
+    @operation
+    def delete(self, workflow_id: str) -> Flow[None]:
+        yield Call("DELETE", f"{_BASE}/i/{segment(workflow_id, 'workflow id')}", expect="none")
 
-    def from_image(self, image_name: str) -> WorkflowDefinition:
+    @operation
+    def from_image(self, image_name: str) -> Flow[WorkflowDefinition]:
         """The workflow InvokeAI embedded in one of its output images."""
-        return self._client._run(_from_image_flow(image_name))
+        path = f"/api/v1/images/i/{segment(image_name, 'image name')}/workflow"
+        answer = yield from call(dict[str, Any], "GET", path)
+        workflow = answer.get("workflow")
+        if not workflow:
+            raise InvokeAIError(f"image {image_name!r} carries no workflow")
+        data = workflow if isinstance(workflow, Mapping) else json.loads(workflow)
+        return WorkflowDefinition.from_dict(data, source=f"image {image_name}")
 
 
-class AsyncWorkflowRepository:
-    """The async twin of `WorkflowRepository`."""
-
-    def __init__(self, client: AsyncInvokeAIClient) -> None:
-        self._client = client
-
-    def create_workflow(self, definition: WorkflowDefinition) -> AsyncWorkflowHandle:
-        from .handle import AsyncWorkflowHandle
-
-        return AsyncWorkflowHandle(self._client, definition)
-
-    async def list(self, query: str | None = None, *, category: str | None = None) -> list[dict[str, Any]]:
-        return await self._client._run(_list_flow(query, category, 100))
-
-    async def get(self, workflow_id: str) -> WorkflowDefinition:
-        return await self._client._run(_get_flow(workflow_id))
-
-    async def save(self, definition: WorkflowDefinition) -> str:
-        return await self._client._run(_save_flow(definition))
-
-    async def delete(self, workflow_id: str) -> None:
-        await self._client._run(_delete_flow(workflow_id))
-
-    async def from_image(self, image_name: str) -> WorkflowDefinition:
-        return await self._client._run(_from_image_flow(image_name))
+AsyncWorkflowRepository = WorkflowRepository[AsyncRunner]
+"""`AsyncInvokeAIClient.workflow_repo`: the same methods, as coroutines."""

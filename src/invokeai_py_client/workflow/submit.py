@@ -18,21 +18,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import ValidationError
-from .._flow import Call, Flow
+from .._flow import Flow, Once
+from ..boards import Board, find_board, list_boards_flow, resolve_board_flow
+from ..images import upload_flow
+from ..models import ModelRecord, identifier, list_models_flow
 from .batch_nodes import batch_data_from_nodes, check_inputs_against_batch_nodes
 from .definition import WorkflowDefinition
-from .fields import InputField
+from .fields import InputField, is_local_image
 from .graph import build_batch, build_graph
-from .model_sync import identifier_of
 from .schema import InputSpec
 
-if TYPE_CHECKING:
-    from ..client import AsyncInvokeAIClient, InvokeAIClient
-
-__all__ = ["Snapshot", "load_uploads", "models_flow", "prepare_flow"]
+__all__ = ["Snapshot", "load_uploads", "prepare_flow"]
 
 log = logging.getLogger("invokeai_py_client.workflow")
 
@@ -56,10 +55,6 @@ class Snapshot:
         return spec.kind if spec is not None else None
 
 
-def _is_local_image(value: Any) -> bool:
-    return isinstance(value, Path) or (type(value).__module__.startswith("PIL.") and hasattr(value, "save"))
-
-
 def _image_bytes(value: Any) -> tuple[str, bytes]:
     if isinstance(value, Path):
         try:
@@ -80,14 +75,8 @@ def load_uploads(snapshot: Snapshot) -> dict[int, tuple[str, bytes]]:
         id(v): _image_bytes(v)
         for fld in snapshot.fields.values()
         for v in fld.unresolved_values()
-        if _is_local_image(v)
+        if is_local_image(v)
     }
-
-
-def models_flow() -> Flow[list[dict[str, Any]]]:
-    """All installed model records."""
-    answer = yield Call("GET", "/api/v2/models/")
-    return list(answer.get("models", []))
 
 
 class _Prefetched:
@@ -95,112 +84,74 @@ class _Prefetched:
 
     def __init__(self) -> None:
         self.uploaded: dict[int, str] = {}
-        self.boards: list[dict[str, Any]] = []
-        self.models: list[dict[str, Any]] = []
+        self.boards: list[Board] = []
+        self.models: list[ModelRecord] = []
 
     def upload_image(self, image: Any) -> str:
         return self.uploaded[id(image)]
 
-    def board_matches(self, value: str) -> list[dict[str, Any]]:
-        by_id = [b for b in self.boards if b["board_id"] == value]
-        return by_id or [b for b in self.boards if b["board_name"] == value]
-
     def resolve_board(self, name: str) -> str:
-        hits = self.board_matches(name)
-        if len(hits) > 1:
-            ids = ", ".join(b["board_id"] for b in hits)
-            raise ValidationError(f"several boards are named {name!r} ({ids}); use a board id")
-        if not hits:
-            names = ", ".join(sorted(b["board_name"] for b in self.boards))
+        found = find_board(self.boards, name)
+        if found is None:
+            names = ", ".join(sorted(b.board_name for b in self.boards))
             raise ValidationError(f"no board {name!r}; boards: {names or 'none'}")
-        return str(hits[0]["board_id"])
+        return found.board_id
 
     def resolve_model(self, value: str, spec: InputSpec | None) -> dict[str, Any]:
         types = spec.model_types if spec is not None else ()
         bases = spec.model_bases if spec is not None else ()
-        fitting = [
-            m for m in self.models
-            if (not types or m.get("type") in types) and (not bases or m.get("base") in bases)
-        ]
+        fitting = [m for m in self.models if (not types or m.type in types) and (not bases or m.base in bases)]
         for rule in ("key", "name"):
             hits = [m for m in fitting if m.get(rule) == value]
             if len(hits) == 1:
-                return identifier_of(hits[0])
+                return identifier(hits[0])
             if len(hits) > 1:
-                listed = ", ".join(f"{m['name']} ({m['base']}, key {m['key']})" for m in hits)
+                listed = ", ".join(f"{m.name} ({m.base}, key {m.key})" for m in hits)
                 raise ValidationError(f"model {value!r} is ambiguous: {listed}")
         wanted = f"type {'/'.join(types) or 'any'}" + (f", base {'/'.join(bases)}" if bases else "")
-        listed = ", ".join(f"{m['name']} ({m['base']})" for m in fitting) or "none installed"
+        listed = ", ".join(f"{m.name} ({m.base})" for m in fitting) or "none installed"
         raise ValidationError(f"no installed model {value!r} of {wanted}; candidates: {listed}")
 
 
-def _boards_flow(board_names: Sequence[tuple[str, str]], create: bool) -> Flow[list[dict[str, Any]]]:
-    """All boards, after creating the named ones that are missing (when `create`)."""
-    boards = list((yield Call("GET", "/api/v1/boards/", params={"all": True, "include_archived": True})) or [])
-    for name, where in board_names:
-        if any(b["board_id"] == name or b["board_name"] == name for b in boards):
-            continue
-        if not create:
-            names = ", ".join(sorted(b["board_name"] for b in boards))
-            raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
-        created = yield Call("POST", "/api/v1/boards/", params={"board_name": name}, retry=False)
-        boards.append(created)
-        log.info("created board %r (%s) for %s", name, created["board_id"], where)
-    return boards
+def _upload_once(filename: str, data: bytes, context: str) -> Flow[str]:
+    """Upload bytes once per content and client (later submissions reuse the image)."""
 
+    def upload() -> Flow[str]:
+        dto = yield from upload_flow(data, is_intermediate=True, image_category="user", filename=filename)
+        log.info("uploaded %s for %s as %s", filename, context, dto.image_name)
+        return dto.image_name
 
-@dataclass(frozen=True)
-class _EnsureBoards:
-    """Look boards up and create missing ones under the client's lock.
-
-    Concurrent submissions naming the same new board would otherwise each create one.
-    """
-
-    board_names: tuple[tuple[str, str], ...]
-    create: bool
-
-    def run_sync(self, client: InvokeAIClient) -> list[dict[str, Any]]:
-        with client._boards_lock:
-            return client._run(_boards_flow(self.board_names, self.create))
-
-    async def run_async(self, client: AsyncInvokeAIClient) -> list[dict[str, Any]]:
-        async with client._boards_lock:
-            return await client._run(_boards_flow(self.board_names, self.create))
+    name: str = yield Once(f"upload:{hashlib.sha256(data).hexdigest()}", upload)
+    return name
 
 
 def _prefetch_flow(
-    snapshot: Snapshot,
-    uploads: Mapping[int, tuple[str, bytes]],
-    create_boards: bool,
-    by_digest: dict[str, str],
+    snapshot: Snapshot, uploads: Mapping[int, tuple[str, bytes]], create_boards: bool
 ) -> Flow[_Prefetched]:
-    """Upload local images (once per content and client), list boards (creating missing ones), list models."""
+    """Upload local images, find boards (creating missing ones), list models: what values need."""
     pre = _Prefetched()
     board_names: list[tuple[str, str]] = []
     need_models = False
     for key, fld in snapshot.fields.items():
         kind = snapshot.kind(key)
         for value in fld.unresolved_values():
-            if _is_local_image(value):
+            if is_local_image(value):
                 filename, data = uploads[id(value)]
-                digest = hashlib.sha256(data).hexdigest()
-                if digest not in by_digest:
-                    answer = yield Call(
-                        "POST", "/api/v1/images/upload",
-                        params={"image_category": "user", "is_intermediate": True},
-                        files={"file": (filename, data, "image/png")}, retry=False,
-                    )
-                    by_digest[digest] = answer["image_name"]
-                    log.info("uploaded %s for %s as %s", filename, fld.context, answer["image_name"])
-                pre.uploaded[id(value)] = by_digest[digest]
+                pre.uploaded[id(value)] = yield from _upload_once(filename, data, fld.context)
             elif kind == "board" and isinstance(value, str):
                 board_names.append((value, fld.context))
             elif kind == "model":
                 need_models = True
     if board_names:
-        pre.boards = yield _EnsureBoards(tuple(board_names), create_boards)
+        pre.boards = yield from list_boards_flow(include_archived=True)
+        for name, where in board_names:
+            if find_board(pre.boards, name) is None:
+                if not create_boards:
+                    names = ", ".join(sorted(b.board_name for b in pre.boards))
+                    raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
+                pre.boards.append((yield from resolve_board_flow(name, create=True)))
     if need_models:
-        pre.models = yield from models_flow()
+        pre.models = yield from list_models_flow()
     return pre
 
 
@@ -210,19 +161,14 @@ def prepare_flow(
     uploads: Mapping[int, tuple[str, bytes]],
     *,
     create_boards: bool,
-    upload_cache: dict[str, str],
     prepend: bool,
     origin: str | None,
     destination: str | None,
 ) -> Flow[list[dict[str, Any]]]:
-    """Resolve every value, expand sweeps and build the enqueue bodies.
-
-    `upload_cache` maps the sha256 of uploaded bytes to image names (kept per client),
-    so the same local image is uploaded once.
-    """
+    """Resolve every value, expand sweeps and build the enqueue bodies."""
     node_data = batch_data_from_nodes(definition)
     check_inputs_against_batch_nodes(node_data, snapshot.fields)
-    pre = yield from _prefetch_flow(snapshot, uploads, create_boards, upload_cache)
+    pre = yield from _prefetch_flow(snapshot, uploads, create_boards)
     fixed: dict[Key, Any] = dict(snapshot.overrides)
     server_sweeps: dict[Key, list[Any]] = {}
     split_sweeps: dict[Key, list[Any]] = {}
