@@ -21,11 +21,11 @@ import httpx
 
 from ._exceptions import InvokeAIError, ValidationError
 from ._flow import AsyncRunner, Call, Flow, Once, Runner, SyncRunner, call
+from ._following import close_trackers
 from ._resource import Resource, operation
 from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url
 from .boards import BoardRepository
 from .images import ImageRepository
-from .jobs import close_trackers
 from .models import ModelRepository
 from .queue import QueueRepository
 from .workflow.repo import WorkflowRepository

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from ._exceptions import JobTimeoutError
 from ._flow import AsyncRunner, Flow, Pause, Runner, backoff, call
+from ._following import item_summaries_flow, items_by_ids_flow, queue_path
 from ._models import OrderDir, ServerModel
 from ._resource import Resource, operation
 from ._transport import segment
@@ -23,10 +24,7 @@ from .jobs import (
     JobBatch,
     attach_batch_flow,
     attach_job_flow,
-    item_summaries_flow,
-    items_by_ids_flow,
     new_destination_tag,
-    queue_path,
     submit_flow,
 )
 from .queue_models import BatchStatus, QueueItem, QueueStatus, StatusCounts

@@ -18,8 +18,9 @@ from invokeai_py_client import (
     QueueItemStatusChangedEvent,
 )
 from invokeai_py_client._flow import Call, Pause
+from invokeai_py_client._following import _Deliver, _NextEvent, _Registry, track_flow
 from invokeai_py_client.events import EventRouter, parse_event
-from invokeai_py_client.jobs import Job, _Deliver, _NextEvent, _Registry, track_flow
+from invokeai_py_client.jobs import Job
 
 
 class FakeJob(Job[Any]):

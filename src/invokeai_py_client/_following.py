@@ -1,0 +1,313 @@
+"""Following queue items: one tracker per client and queue resolves every job's future.
+
+The tracker runs `track_flow` on a thread (sync client) or a task (async client):
+socket events drive it, polling of light summaries stands in when they go quiet or
+there is no socket, an unreachable server is waited out, and an item deleted from the
+queue settles its job with `JobLostError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import APIConnectionError, InternalServerError, InvokeAIError, JobLostError
+from ._flow import AsyncRunner, Flow, Pause, SyncRunner, backoff, call
+from ._socket import AsyncListener, Listener
+from ._transport import segment
+from .events import Event, QueueItemStatusChangedEvent
+from .queue_models import TERMINAL_STATUSES, QueueItem
+
+if TYPE_CHECKING:
+    from .jobs import Job
+
+__all__ = ["close_trackers", "item_summaries_flow", "items_by_ids_flow", "queue_path", "track_flow"]
+
+log = logging.getLogger("invokeai_py_client.jobs")
+
+POLL_FIRST = 0.05
+POLL_MAX = 0.5
+QUIET_POLL = 1.0
+"""With events flowing, poll only after this many quiet seconds (missed events)."""
+OUTAGE_PAUSE_MAX = 5.0
+"""Longest pause between tries while the server cannot be reached."""
+
+
+def queue_path(queue_id: str) -> str:
+    return f"/api/v1/queue/{segment(queue_id, 'queue id')}"
+
+
+# --- reading items ------------------------------------------------------------------------
+
+
+def items_by_ids_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
+    """Full queue items (with sessions), in the order asked, 1000 per request."""
+    found: dict[int, QueueItem] = {}
+    for start in range(0, len(item_ids), 1000):
+        chunk = list(item_ids[start : start + 1000])
+        items = yield from call(
+            list[QueueItem], "POST", f"{queue_path(queue_id)}/items_by_ids", json={"item_ids": chunk}, retry=True
+        )
+        found.update((item.item_id, item) for item in items)
+    missing = [i for i in item_ids if i not in found]
+    if missing:
+        raise JobLostError(f"queue {queue_id!r} has no items {missing} (deleted or cleared)", None)
+    return [found[i] for i in item_ids]
+
+
+def item_summaries_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
+    """Light summaries (status, times, batch; no session); deleted items are left out."""
+    out: list[QueueItem] = []
+    for start in range(0, len(item_ids), 1000):
+        chunk = list(item_ids[start : start + 1000])
+        raws = yield from call(
+            list[dict[str, Any]], "POST", f"{queue_path(queue_id)}/item_summaries_by_ids",
+            json={"item_ids": chunk}, retry=True,
+        )
+        out.extend(QueueItem.model_validate({"queue_id": queue_id, **raw}) for raw in raws)
+    return out
+
+
+def item_path(queue_id: str, item_id: int) -> str:
+    return f"{queue_path(queue_id)}/i/{int(item_id)}"
+
+
+# --- the tracker: one follower per client and queue -------------------------------------------
+
+
+class _Registry:
+    """The jobs a tracker resolves (thread-safe; shared by the tracker and submitters)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Job[Any]] = {}
+        self.running = False
+        self.closed = False
+
+    def add(self, jobs: Sequence[Job[Any]]) -> bool:
+        """Track `jobs`; True when no tracker runs yet (the caller starts one)."""
+        with self._lock:
+            if self.closed:
+                raise InvokeAIError("the client is closed")
+            for job in jobs:
+                if not job.done():
+                    self._jobs.setdefault(job.item_id, job)
+            start = bool(self._jobs) and not self.running
+            self.running = self.running or start
+            return start
+
+    def ids_or_stop(self) -> list[int]:
+        """The item ids still pending; when none, the tracker is marked stopped."""
+        with self._lock:
+            if not self._jobs or self.closed:
+                self.running = False
+                return []
+            return list(self._jobs)
+
+    def get(self, item_id: int) -> Job[Any] | None:
+        with self._lock:
+            return self._jobs.get(item_id)
+
+    def pop(self, item_id: int) -> Job[Any] | None:
+        with self._lock:
+            return self._jobs.pop(item_id, None)
+
+    def fail_all(self, error: InvokeAIError) -> None:
+        with self._lock:
+            self.closed = True
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job._settle(None, error)
+
+
+@dataclass(frozen=True)
+class _NextEvent:
+    """The tracker's next event, or None after `timeout` seconds."""
+
+    listener: Listener | AsyncListener
+    timeout: float
+
+    def run_sync(self, runner: SyncRunner) -> Event | None:
+        assert isinstance(self.listener, Listener)
+        try:
+            return self.listener.queue.get(timeout=max(self.timeout, 0.0))
+        except queue.Empty:
+            return None
+
+    async def run_async(self, runner: AsyncRunner) -> Event | None:
+        assert isinstance(self.listener, AsyncListener)
+        try:
+            return await asyncio.wait_for(self.listener.queue.get(), max(self.timeout, 0.0))
+        except TimeoutError:
+            return None
+
+
+@dataclass(frozen=True)
+class _Deliver:
+    """Hand an event found by polling to the job listeners, as if the socket sent it."""
+
+    event: Event
+
+    def run_sync(self, runner: SyncRunner) -> None:
+        runner.hub.deliver(self.event)
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        runner.hub.deliver(self.event)
+
+
+def track_flow(
+    queue_id: str,
+    registry: _Registry,
+    listener: Listener | AsyncListener | None,
+    known: Callable[[int], str | None] = lambda _: None,
+) -> Flow[None]:
+    """Follow the registry's items until none is pending, resolving each job as it ends.
+
+    With a `listener` (every event of the client's socket) it reacts to status events
+    and polls only when they go quiet; without one it polls light summaries with
+    backoff. An item missing from the queue resolves its job with `JobLostError`; an
+    unreachable server is waited out (the items are in its database).
+    """
+    status: dict[int, str] = {}
+    intervals = backoff(POLL_FIRST, POLL_MAX)
+    outage = backoff(0.5, OUTAGE_PAUSE_MAX)
+    must_poll = True
+    while ids := registry.ids_or_stop():
+        for item_id in ids:
+            if item_id not in status and (seen := known(item_id)) is not None:
+                status[item_id] = seen
+        try:
+            if must_poll and all(status.get(i) in TERMINAL_STATUSES for i in ids):
+                must_poll = False  # the socket already said how each ended
+            if must_poll:
+                summaries = yield from item_summaries_flow(queue_id, ids)
+                by_id = {s.item_id: s for s in summaries}
+                for item_id in ids:
+                    summary = by_id.get(item_id)
+                    if summary is None:
+                        job = registry.pop(item_id)
+                        if job is not None:
+                            job._settle(None, JobLostError(
+                                f"queue item {item_id} is no longer on queue {queue_id!r} "
+                                "(deleted or cleared before it finished)", None,
+                            ))
+                    elif summary.status != status.get(item_id):
+                        status[item_id] = summary.status
+                        if listener is None or summary.is_terminal:
+                            event = _status_event(summary)
+                            _note(registry, event)
+                            yield _Deliver(event)
+                must_poll = False
+            finished = [i for i in ids if status.get(i) in TERMINAL_STATUSES]
+            if finished:
+                items = yield from items_by_ids_flow(queue_id, finished)
+                for item in items:
+                    job = registry.pop(item.item_id)
+                    if job is not None:
+                        job._settle(item, None)
+                    status.pop(item.item_id, None)
+                continue
+            if listener is None:
+                yield Pause(next(intervals))
+                must_poll = True
+                continue
+            event = yield _NextEvent(listener, QUIET_POLL)
+            if event is None or event.name in ("queue_cleared", "queue_items_canceled"):
+                must_poll = True  # quiet, or news without per-item statuses
+            elif (
+                isinstance(event, QueueItemStatusChangedEvent) and event.item_id is not None and _note(registry, event)
+            ):
+                status[event.item_id] = event.status
+            outage = backoff(0.5, OUTAGE_PAUSE_MAX)
+        except JobLostError:
+            must_poll = True  # an item vanished between two requests: the next poll settles it
+        except (APIConnectionError, InternalServerError) as exc:
+            delay = next(outage)
+            log.info("following queue %s: %s; trying again in %.1fs", queue_id, exc, delay)
+            yield Pause(delay)
+            must_poll = True
+
+
+def _note(registry: _Registry, event: QueueItemStatusChangedEvent) -> bool:
+    """Keep a status event on its job (for `events()` begun later); False if not ours."""
+    job = registry.get(event.item_id) if event.item_id is not None else None
+    if job is None:
+        return False
+    job._seen.append(event)
+    return True
+
+
+def _status_event(summary: QueueItem) -> QueueItemStatusChangedEvent:
+    return QueueItemStatusChangedEvent(
+        name="queue_item_status_changed", queue_id=summary.queue_id, item_id=summary.item_id,
+        batch_id=summary.batch_id, status=summary.status, origin=summary.origin,
+        destination=summary.destination,
+    )
+
+
+@dataclass(frozen=True)
+class Track:
+    """Hand jobs to the client's tracker for their queue, starting it if it is not running."""
+
+    queue_id: str
+    jobs: Sequence[Job[Any]]
+
+    def run_sync(self, runner: SyncRunner) -> None:
+        registry = _registry(runner, self.queue_id)
+        if not registry.add(self.jobs):
+            return
+        listener = runner.hub.listen_all() if runner.use_events and runner.hub.connect() else None
+
+        def follow() -> None:
+            try:
+                runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+            except BaseException as exc:  # noqa: BLE001 - settled into the jobs, never lost
+                registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
+            finally:
+                if listener is not None:
+                    runner.hub.remove(listener)
+
+        threading.Thread(target=follow, name=f"invokeai-tracker-{self.queue_id}", daemon=True).start()
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        registry = _registry(runner, self.queue_id)
+        if not registry.add(self.jobs):
+            return
+        listener = runner.hub.listen_all() if runner.use_events and await runner.hub.connect() else None
+
+        async def follow() -> None:
+            try:
+                await runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+            except BaseException as exc:
+                registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            finally:
+                if listener is not None:
+                    runner.hub.remove(listener)
+
+        runner.keep(asyncio.get_running_loop().create_task(follow()))
+
+
+def _registry(runner: SyncRunner | AsyncRunner, queue_id: str) -> _Registry:
+    with _REGISTRY_LOCK:
+        registry = runner.memo.get(f"tracker:{queue_id}")
+        if registry is None or registry.closed:
+            registry = runner.memo[f"tracker:{queue_id}"] = _Registry()
+        assert isinstance(registry, _Registry)
+        return registry
+
+
+_REGISTRY_LOCK = threading.Lock()
+
+
+def close_trackers(runner: SyncRunner | AsyncRunner) -> None:
+    """Fail every job still followed by a closing client (nobody would resolve it)."""
+    for key, value in list(runner.memo.items()):
+        if key.startswith("tracker:") and isinstance(value, _Registry):
+            value.fail_all(InvokeAIError("the client was closed before the job finished"))
