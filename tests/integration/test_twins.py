@@ -69,8 +69,8 @@ def scenario(tag: str) -> list[tuple[str, Step]]:
         ("hostile name", lambda c, s: c.image_repo.delete_image("..")),
         ("models", lambda c, s: c.dnn_model_repo.list_models(type="main")),
         ("queue status", lambda c, s: c.queue_repo.get_status()),
-        ("job", kept("job", lambda c, s: c.queue_repo.enqueue_batch(blank_image_body(red=7))[0])),
-        ("job result", lambda c, s: s["job"].wait(timeout=120)),
+        ("job", kept("batch", lambda c, s: c.queue_repo.enqueue_batch(blank_image_body(red=7)))),
+        ("job result", lambda c, s: s["batch"][0].wait(timeout=120)),
         ("delete board", lambda c, s: c.board_repo.delete_board(s["board"].board_id, delete_images=True)),
     ]
 
