@@ -15,7 +15,7 @@ import gzip
 import json
 from pathlib import Path
 
-from invokeai_py_client.workflow.schema import snapshot_document
+from invokeai_py_client.workflow.schema_snapshot import snapshot_document
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "invokeai_py_client" / "workflow" / "data"
 

@@ -4,28 +4,8 @@
     >>> client = InvokeAIClient.from_url("http://127.0.0.1:9090")   # doctest: +SKIP
 """
 
-from ._exceptions import (
-    AmbiguousSubmissionError,
-    APIConnectionError,
-    APIResponseError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    InvokeAIError,
-    JobCanceledError,
-    JobError,
-    JobFailedError,
-    JobLostError,
-    JobTimeoutError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
-    ValidationError,
-)
+from . import _exceptions
+from ._exceptions import *  # noqa: F403 - the whole exception tree is public (its __all__)
 from .boards import AsyncBoardHandle, BoardHandle
 from .client import AsyncInvokeAIClient, InvokeAIClient
 from .events import (
@@ -44,45 +24,26 @@ from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIConnectionError",
-    "APIResponseError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AmbiguousSubmissionError",
     "AsyncBoardHandle",
     "AsyncInvokeAIClient",
     "AsyncJob",
     "AsyncJobBatch",
-    "AuthenticationError",
-    "BadRequestError",
     "BatchStatus",
     "BoardHandle",
-    "ConflictError",
     "EnqueueBatchResult",
     "Event",
     "ImageDTO",
-    "InternalServerError",
     "InvocationCompleteEvent",
     "InvocationErrorEvent",
     "InvocationProgressEvent",
     "InvocationStartedEvent",
     "InvokeAIClient",
-    "InvokeAIError",
     "Job",
     "JobBatch",
-    "JobCanceledError",
-    "JobError",
-    "JobFailedError",
-    "JobLostError",
-    "JobTimeoutError",
     "ModelInstallJob",
     "ModelRecord",
-    "NotFoundError",
-    "PermissionDeniedError",
     "QueueItem",
     "QueueItemStatusChangedEvent",
-    "RateLimitError",
-    "UnprocessableEntityError",
-    "ValidationError",
     "__version__",
 ]
+__all__ += _exceptions.__all__

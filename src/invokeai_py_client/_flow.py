@@ -18,18 +18,19 @@ but `await` and close the flow on every exit, as httpx closes its auth flows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypedDict, TypeVar, Unpack, cast
 
 import httpx
 import pydantic
 
-from ._exceptions import APIResponseError, InvokeAIError
+from ._exceptions import APIResponseError, InvokeAIError, ValidationError
 from ._socket import AsyncEventHub, SyncEventHub
 from ._transport import (
     IDEMPOTENT_METHODS,
@@ -37,9 +38,7 @@ from ._transport import (
     ClientOptions,
     Credentials,
     backoff_seconds,
-    build_request,
     check_response,
-    note_refreshed_token,
     retry_after_seconds,
     safe_url,
     wrap_transport_error,
@@ -48,6 +47,7 @@ from ._transport import (
 __all__ = [
     "AsyncRunner",
     "Call",
+    "CallOptions",
     "CustomStep",
     "Exclusive",
     "Flow",
@@ -58,12 +58,14 @@ __all__ = [
     "backoff",
     "call",
     "exchange",
+    "perform",
 ]
 
 log = logging.getLogger("invokeai_py_client")
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+T_runner = TypeVar("T_runner")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class Call(Generic[T]):
     expect: Literal["json", "bytes", "none"] = "json"
     timeout: float | None = None
     stream: bool = False
+    authenticate: bool = True
+    """False for the login request itself (it must not wait for the client's login)."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,24 @@ class Pause:
 
     seconds: float
 
+    def run_sync(self, runner: SyncRunner) -> None:
+        time.sleep(max(self.seconds, 0.0))
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        await asyncio.sleep(max(self.seconds, 0.0))
+
 
 @dataclass(frozen=True)
 class Send:
     """The primitive behind a `Call`: send it once, answer the raw response."""
 
     call: Call[Any]
+
+    def run_sync(self, runner: SyncRunner) -> httpx.Response:
+        return runner.send(self.call)
+
+    async def run_async(self, runner: AsyncRunner) -> httpx.Response:
+        return await runner.send(self.call)
 
 
 class CustomStep(Protocol[T_co]):
@@ -113,25 +129,29 @@ Step = Call[Any] | Pause | CustomStep[Any]
 Flow = Generator[Step, Any, T]
 """An operation: yields steps, returns its result."""
 
-_Primitive = Send | Pause | CustomStep[Any]
 
 
-def call(
-    into: type[T],
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    files: Any = None,
-    data: Any = None,
-    retry: bool | None = None,
-    timeout: float | None = None,
-) -> Flow[T]:
+class CallOptions(TypedDict, total=False):
+    """What a request may carry beyond its method and path (see `Call`)."""
+
+    params: Mapping[str, Any] | None
+    json: Any
+    files: Any
+    data: Any
+    retry: bool | None
+    timeout: float | None
+    authenticate: bool
+
+
+def call(into: type[T], method: str, path: str, **options: Unpack[CallOptions]) -> Flow[T]:
     """One request whose JSON answer is validated into `into` (a model, `list[Model]`, `dict`...)."""
-    answer: T = yield Call(
-        method, path, into, params=params, json=json, files=files, data=data, retry=retry, timeout=timeout
-    )
+    answer: T = yield Call(method, path, into, **options)
+    return answer
+
+
+def perform(step: Step) -> Flow[Any]:
+    """A flow of the one step `step`."""
+    answer = yield step
     return answer
 
 
@@ -183,7 +203,7 @@ def _decode(call: Call[Any], response: httpx.Response) -> Any:
         ) from exc
 
 
-def exchange(call: Call[T], options: ClientOptions) -> Generator[_Primitive, Any, T]:
+def exchange(call: Call[T], options: ClientOptions) -> Generator[CustomStep[Any], Any, T]:
     """Send `call`, retrying where it is safe; answer its decoded result.
 
     Connection errors, 429 and 502-504 are retried with jittered backoff (honouring
@@ -227,9 +247,10 @@ def _request_of(exc: httpx.HTTPError) -> httpx.Request:
         return httpx.Request("GET", "http://unknown/")
 
 
-def _expanded(flow: Flow[T], options: ClientOptions) -> Generator[_Primitive, Any, T]:
+def _expanded(flow: Flow[T], runner: SyncRunner | AsyncRunner) -> Generator[CustomStep[Any], Any, T]:
     """`flow` with every `Call` expanded into `exchange`: only primitive steps remain.
 
+    A pending login runs (once per client) before the first request that needs it.
     A step's `InvokeAIError` is thrown into `flow`; anything else (KeyboardInterrupt,
     cancellation) closes it, so its `finally` blocks run.
     """
@@ -243,94 +264,131 @@ def _expanded(flow: Flow[T], options: ClientOptions) -> Generator[_Primitive, An
                 return cast(T, done.value)
             answer, error = None, None
             try:
-                if isinstance(step, Call):
-                    answer = yield from exchange(step, options)
-                else:
+                if not isinstance(step, Call):
                     answer = yield step
+                    continue
+                login = runner.login
+                if step.authenticate and login is not None and login.key not in runner.memo:
+                    yield login
+                answer = yield from exchange(step, runner.options)
             except InvokeAIError as exc:
                 error = exc
     finally:
         flow.close()
 
 
+class _Stepping(Generic[T]):
+    """One flow being driven: hands out its primitive steps, takes back their outcomes.
+
+    The drivers differ only in how they perform a step (`await` or not); this holds
+    everything else, and closes the flow on every exit.
+    """
+
+    def __init__(self, flow: Flow[T], runner: SyncRunner | AsyncRunner) -> None:
+        self._steps = _expanded(flow, runner)
+        self._reply: tuple[Any, BaseException | None] = (None, None)
+        self.result: T
+
+    def __enter__(self) -> _Stepping[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._steps.close()
+
+    def __iter__(self) -> _Stepping[T]:
+        return self
+
+    def __next__(self) -> CustomStep[Any]:
+        answer, error = self._reply
+        self._reply = (None, None)
+        try:
+            return self._steps.throw(error) if error is not None else self._steps.send(answer)
+        except StopIteration as done:
+            self.result = done.value
+            raise StopIteration from None
+
+    def settle(self, perform: Callable[[T_runner], Any], runner: T_runner) -> None:
+        try:
+            self._reply = (perform(runner), None)
+        except (httpx.HTTPError, InvokeAIError) as exc:
+            self._reply = (None, exc)
+
+    async def settle_async(self, pending: Awaitable[Any]) -> None:
+        try:
+            self._reply = (await pending, None)
+        except (httpx.HTTPError, InvokeAIError) as exc:
+            self._reply = (None, exc)
+
+
 # --- the drivers ----------------------------------------------------------------------
 
 
-@dataclass
 class _RunnerBase:
-    options: ClientOptions
-    credentials: Credentials
-    use_events: bool = True
-    memo: dict[str, Any] = field(default_factory=dict)
-    """Results of `Once` steps, per client."""
-    prelude: Callable[[], Flow[Any]] | None = None
-    """A flow to run once before the first flow (the async client's deferred login)."""
+    """What both drivers hold: settings, the token, per-client memos, the pending login."""
+
+    transport_type: ClassVar[type]
+
+    def __init__(self, options: ClientOptions, credentials: Credentials, transport: Any, use_events: bool) -> None:
+        if transport is not None and not isinstance(transport, self.transport_type):
+            raise ValidationError(
+                f"{type(self).__name__} takes an httpx.{self.transport_type.__name__}, "
+                f"not {type(transport).__name__}"
+            )
+        self.options = options
+        self.credentials = credentials
+        self.use_events = use_events
+        self.memo: dict[str, Any] = {}
+        """Results of `Once` steps, per client."""
+        self.login: Once[Any] | None = None
+        """A login to run before the first authenticated request (see `_expanded`)."""
+
+    def request_for(self, call: Call[Any], http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The HTTP request for `call`, with the client's headers and current token."""
+        headers = dict(self.options.headers)
+        token = self.credentials.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        params = {k: v for k, v in (call.params or {}).items() if v is not None}
+        return http.build_request(
+            call.method.upper(), self.options.url(call.path), params=params or None, json=call.json,
+            files=call.files, data=call.data, headers=headers,
+            extensions=None if call.timeout is None else {"timeout": httpx.Timeout(call.timeout).as_dict()},
+        )
+
+    def received(self, call: Call[Any], response: httpx.Response) -> bool:
+        """Note a renewed token; True when a streamed failure must be read before it is checked."""
+        refreshed = response.headers.get("x-refreshed-token")
+        if refreshed:  # multi-user servers renew the token on every successful write
+            self.credentials.set(refreshed)
+        return call.stream and (response.status_code >= 400 or response.status_code in RETRY_STATUSES)
 
 
 class SyncRunner(_RunnerBase):
     """Runs flows with blocking I/O: one `httpx.Client` and the client's event socket."""
 
+    transport_type = httpx.BaseTransport
+
     def __init__(
-        self,
-        options: ClientOptions,
-        credentials: Credentials,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        use_events: bool = True,
+        self, options: ClientOptions, credentials: Credentials, *, transport: Any = None, use_events: bool = True
     ) -> None:
-        super().__init__(options, credentials, use_events)
-        self.http = httpx.Client(
-            timeout=options.timeout, verify=options.verify, transport=transport, follow_redirects=True
-        )
+        super().__init__(options, credentials, transport, use_events)
+        self.http = httpx.Client(transport=transport, **options.http_settings())
         self.hub = SyncEventHub(options, credentials)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
     def run(self, flow: Flow[T]) -> T:
         """Run a flow to its result."""
-        if self.prelude is not None:
-            with self.lock("prelude"):
-                prelude, self.prelude = self.prelude, None
-                if prelude is not None:
-                    try:
-                        self.run(prelude())
-                    except BaseException:
-                        self.prelude = prelude
-                        raise
-        steps = _expanded(flow, self.options)
-        answer: Any = None
-        error: Exception | None = None
-        try:
-            while True:
-                try:
-                    step = steps.throw(error) if error is not None else steps.send(answer)
-                except StopIteration as done:
-                    return cast(T, done.value)
-                answer, error = None, None
-                try:
-                    if isinstance(step, Send):
-                        answer = self._send(step.call)
-                    elif isinstance(step, Pause):
-                        time.sleep(max(step.seconds, 0.0))
-                    else:
-                        answer = step.run_sync(self)
-                except (httpx.HTTPError, InvokeAIError) as exc:
-                    error = exc
-        finally:
-            steps.close()
+        with _Stepping(flow, self) as steps:
+            for step in steps:
+                steps.settle(step.run_sync, self)
+        return steps.result
 
-    def _send(self, call: Call[Any]) -> httpx.Response:
-        request = build_request(
-            self.http, self.options, self.credentials, call.method, call.path, params=call.params,
-            json=call.json, files=call.files, data=call.data, timeout=call.timeout,
-        )
-        response = self.http.send(request, stream=call.stream)
-        note_refreshed_token(self.credentials, response)
-        if call.stream and (response.status_code >= 400 or response.status_code in RETRY_STATUSES):
-            try:
+    def send(self, call: Call[Any]) -> httpx.Response:
+        response = self.http.send(self.request_for(call, self.http), stream=call.stream)
+        if self.received(call, response):
+            with contextlib.closing(response):
                 response.read()
-            finally:
-                response.close()
         return response
 
     def lock(self, name: str) -> threading.Lock:
@@ -346,67 +404,29 @@ class SyncRunner(_RunnerBase):
 class AsyncRunner(_RunnerBase):
     """Runs flows with non-blocking I/O: one `httpx.AsyncClient` and the event socket."""
 
+    transport_type = httpx.AsyncBaseTransport
+
     def __init__(
-        self,
-        options: ClientOptions,
-        credentials: Credentials,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        use_events: bool = True,
+        self, options: ClientOptions, credentials: Credentials, *, transport: Any = None, use_events: bool = True
     ) -> None:
-        super().__init__(options, credentials, use_events)
-        self.http = httpx.AsyncClient(
-            timeout=options.timeout, verify=options.verify, transport=transport, follow_redirects=True
-        )
+        super().__init__(options, credentials, transport, use_events)
+        self.http = httpx.AsyncClient(transport=transport, **options.http_settings())
         self.hub = AsyncEventHub(options, credentials)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def run(self, flow: Flow[T]) -> T:
         """Run a flow to its result."""
-        if self.prelude is not None:
-            async with self.lock("prelude"):
-                prelude, self.prelude = self.prelude, None
-                if prelude is not None:
-                    try:
-                        await self.run(prelude())
-                    except BaseException:
-                        self.prelude = prelude
-                        raise
-        steps = _expanded(flow, self.options)
-        answer: Any = None
-        error: Exception | None = None
-        try:
-            while True:
-                try:
-                    step = steps.throw(error) if error is not None else steps.send(answer)
-                except StopIteration as done:
-                    return cast(T, done.value)
-                answer, error = None, None
-                try:
-                    if isinstance(step, Send):
-                        answer = await self._send(step.call)
-                    elif isinstance(step, Pause):
-                        await asyncio.sleep(max(step.seconds, 0.0))
-                    else:
-                        answer = await step.run_async(self)
-                except (httpx.HTTPError, InvokeAIError) as exc:
-                    error = exc
-        finally:
-            steps.close()
+        with _Stepping(flow, self) as steps:
+            for step in steps:
+                await steps.settle_async(step.run_async(self))
+        return steps.result
 
-    async def _send(self, call: Call[Any]) -> httpx.Response:
-        request = build_request(
-            self.http, self.options, self.credentials, call.method, call.path, params=call.params,
-            json=call.json, files=call.files, data=call.data, timeout=call.timeout,
-        )
-        response = await self.http.send(request, stream=call.stream)
-        note_refreshed_token(self.credentials, response)
-        if call.stream and (response.status_code >= 400 or response.status_code in RETRY_STATUSES):
-            try:
+    async def send(self, call: Call[Any]) -> httpx.Response:
+        response = await self.http.send(self.request_for(call, self.http), stream=call.stream)
+        if self.received(call, response):
+            async with contextlib.aclosing(response):
                 await response.aread()
-            finally:
-                await response.aclose()
         return response
 
     def lock(self, name: str) -> asyncio.Lock:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -134,17 +133,11 @@ class _NextEvent:
 
     def run_sync(self, runner: SyncRunner) -> Event | None:
         assert isinstance(self.listener, Listener)
-        try:
-            return self.listener.queue.get(timeout=max(self.timeout, 0.0))
-        except queue.Empty:
-            return None
+        return self.listener.get(self.timeout)
 
     async def run_async(self, runner: AsyncRunner) -> Event | None:
         assert isinstance(self.listener, AsyncListener)
-        try:
-            return await asyncio.wait_for(self.listener.queue.get(), max(self.timeout, 0.0))
-        except TimeoutError:
-            return None
+        return await self.listener.get(self.timeout)
 
 
 @dataclass(frozen=True)

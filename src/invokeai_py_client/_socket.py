@@ -9,17 +9,21 @@ opened, `connect()` answers False and jobs fall back to polling.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import queue
 import threading
 import time
-from typing import Any
+from collections.abc import Generator
+from typing import Any, TypeVar, cast
 
 from ._transport import ClientOptions, Credentials
 from .events import Event, EventRouter, parse_event
 
 log = logging.getLogger("invokeai_py_client.events")
+
+T = TypeVar("T")
 
 RETRY_CONNECT_AFTER = 15.0
 """After a failed connect, seconds before the next attempt (jobs poll meanwhile)."""
@@ -44,6 +48,13 @@ class Listener:
     def put(self, event: Event) -> None:
         self.queue.put(event)
 
+    def get(self, timeout: float) -> Event | None:
+        """The next event, or None after `timeout` seconds."""
+        try:
+            return self.queue.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+
 
 class AsyncListener:
     """Receives the events of some batches (an asyncio queue on the hub's loop)."""
@@ -55,9 +66,23 @@ class AsyncListener:
     def put(self, event: Event) -> None:
         self.queue.put_nowait(event)
 
+    async def get(self, timeout: float) -> Event | None:
+        """The next event, or None after `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), max(timeout, 0.0))
+        except TimeoutError:
+            return None
 
-class _HubCore:
-    """Listener bookkeeping and dispatch shared by both hubs."""
+
+class _Hub(abc.ABC):
+    """Everything both hubs do: listeners, dispatch, and the socket's steps.
+
+    The steps (`_connect_steps`, ...) are generators that yield what a python-socketio
+    call answers: a value from the threaded client, an awaitable from the asyncio one.
+    `_drive` and `_drive_async` run them; the hubs add only their lock and driver.
+    """
+
+    listener_type: type[Listener] | type[AsyncListener]
 
     def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
         self.options = options
@@ -70,6 +95,7 @@ class _HubCore:
         self.connected = False
         self.reconnects = 0
         self.server_disconnected = False
+        self._sio: Any = None
 
     @property
     def socketio_path(self) -> str:
@@ -80,7 +106,7 @@ class _HubCore:
         token = self.credentials.token
         return {"token": token} if token else None
 
-    def _note_disconnect(self, reason: Any) -> None:
+    def _note_disconnect(self, reason: Any = None) -> None:
         self.connected = False
         self.server_disconnected = reason == SERVER_DISCONNECT
         log.info("event socket disconnected (%s)", reason or "no reason given")
@@ -129,183 +155,167 @@ class _HubCore:
         self._last_failure = time.monotonic()
         log.info("event socket unavailable (%s: %s); falling back to polling", type(exc).__name__, exc)
 
+    def listen(self, batch_ids: frozenset[str]) -> Any:
+        listener = self.listener_type(batch_ids)
+        self.add(listener)
+        return listener
 
-class SyncEventHub(_HubCore):
-    """The sync client's socket (python-socketio threaded client)."""
+    def listen_all(self) -> Any:
+        return self.listen(frozenset({ALL}))
 
-    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
-        super().__init__(options, credentials)
-        self._sio: Any = None
-        self._connect_lock = threading.Lock()
+    @abc.abstractmethod
+    def _new_socket(self) -> Any:
+        """A python-socketio client of this hub's kind."""
 
-    def connect(self, timeout: float = 5.0) -> bool:
-        """Open the socket if it is not open; True when events are flowing."""
-        with self._connect_lock:
-            if self._sio is not None and self._sio.connected:
-                return True
-            if self._sio is not None and not self.server_disconnected:
-                # The client is reconnecting by itself; don't stack a second one.
-                return False
-            self._sio = None  # none yet, or one the server disconnected (it does not return)
-            self.server_disconnected = False
-            if not self.may_try_connect():
-                return False
-            import socketio
-
-            sio = socketio.Client(
-                reconnection=True, reconnection_delay=0.5, reconnection_delay_max=5, logger=False
-            )
-            sio.on("connect", self._on_connect)
-            sio.on("disconnect", self._on_disconnect)
-            sio.on("*", self.dispatch)
-            try:
-                sio.connect(
-                    self.options.origin,
-                    socketio_path=self.socketio_path,
-                    transports=["websocket"],
-                    auth=self._auth,
-                    headers=dict(self.options.headers),
-                    wait_timeout=timeout,
-                )
-            except Exception as exc:  # noqa: BLE001 - any failure means "use polling"
-                self.note_failure(exc)
-                try:
-                    sio.disconnect()
-                except Exception:
-                    log.debug("disconnect after a failed connect raised", exc_info=True)
-                return False
-            self._sio = sio
-            self._subscribe_all(sio)
-            return True
-
-    def _subscribe_all(self, sio: Any) -> None:
-        # `call` waits for the server's ack: the room is joined before we enqueue.
-        for queue_id in sorted(self.queue_ids):
-            try:
-                sio.call("subscribe_queue", {"queue_id": queue_id}, timeout=5)
-            except Exception as exc:  # noqa: BLE001 - any socket failure means "use polling"
-                log.debug("subscribe_queue ack for %s not received (%s)", queue_id, exc)
+    @abc.abstractmethod
+    def _resubscribe(self, sio: Any) -> None:
+        """Rejoin the rooms without blocking the socket's handler (a thread or a task)."""
 
     def _on_connect(self) -> None:
         if self.connected is False and self._sio is not None:
             self.reconnects += 1
-            # Runs on the client's own thread; a reconnect rejoins the rooms.
-            threading.Thread(target=self._subscribe_all, args=(self._sio,), daemon=True).start()
+            self._resubscribe(self._sio)  # a reconnect rejoins the rooms
         self.connected = True
 
-    def _on_disconnect(self, reason: Any = None) -> None:
-        self._note_disconnect(reason)
-
-    def subscribe(self, queue_id: str) -> None:
-        if queue_id in self.queue_ids:
-            return
-        self.queue_ids.add(queue_id)
+    def _connect_steps(self, timeout: float) -> Generator[Any, Any, bool]:
         if self._sio is not None and self._sio.connected:
-            self._subscribe_all(self._sio)
-
-    def listen(self, batch_ids: frozenset[str]) -> Listener:
-        listener = Listener(batch_ids)
-        self.add(listener)
-        return listener
-
-    def listen_all(self) -> Listener:
-        return self.listen(frozenset({ALL}))
-
-    def close(self) -> None:
-        with self._connect_lock:
-            if self._sio is not None:
-                try:
-                    self._sio.disconnect()
-                except Exception:
-                    log.debug("socket disconnect raised", exc_info=True)
-                self._sio = None
-            self.connected = False
-
-
-class AsyncEventHub(_HubCore):
-    """The async client's socket (python-socketio asyncio client)."""
-
-    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
-        super().__init__(options, credentials)
-        self._sio: Any = None
-        self._connect_lock: asyncio.Lock | None = None
-
-    async def connect(self, timeout: float = 5.0) -> bool:
-        if self._connect_lock is None:
-            self._connect_lock = asyncio.Lock()
-        async with self._connect_lock:
-            if self._sio is not None and self._sio.connected:
-                return True
-            if self._sio is not None and not self.server_disconnected:
-                return False
-            self._sio = None  # none yet, or one the server disconnected (it does not return)
-            self.server_disconnected = False
-            if not self.may_try_connect():
-                return False
-            import socketio
-
-            sio = socketio.AsyncClient(
-                reconnection=True, reconnection_delay=0.5, reconnection_delay_max=5, logger=False
-            )
-            sio.on("connect", self._on_connect)
-            sio.on("disconnect", self._on_disconnect)
-            sio.on("*", self.dispatch)
-            try:
-                await sio.connect(
-                    self.options.origin,
-                    socketio_path=self.socketio_path,
-                    transports=["websocket"],
-                    auth=self._auth,
-                    headers=dict(self.options.headers),
-                    wait_timeout=timeout,
-                )
-            except Exception as exc:  # noqa: BLE001 - any socket failure means "use polling"
-                self.note_failure(exc)
-                try:
-                    await sio.disconnect()
-                except Exception:
-                    log.debug("disconnect after a failed connect raised", exc_info=True)
-                return False
-            self._sio = sio
-            await self._subscribe_all(sio)
             return True
+        if self._sio is not None and not self.server_disconnected:
+            return False  # the client is reconnecting by itself; don't stack a second one
+        self._sio = None  # none yet, or one the server disconnected (it does not return)
+        self.server_disconnected = False
+        if not self.may_try_connect():
+            return False
+        sio = self._new_socket()
+        sio.on("connect", self._on_connect)
+        sio.on("disconnect", self._note_disconnect)
+        sio.on("*", self.dispatch)
+        try:
+            yield sio.connect(
+                self.options.origin, socketio_path=self.socketio_path, transports=["websocket"],
+                auth=self._auth, headers=dict(self.options.headers), wait_timeout=timeout,
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means "use polling"
+            self.note_failure(exc)
+            yield from self._disconnect_steps(sio)
+            return False
+        self._sio = sio
+        yield from self._subscribe_steps(sio)
+        return True
 
-    async def _subscribe_all(self, sio: Any) -> None:
-        for queue_id in sorted(self.queue_ids):
+    def _subscribe_steps(self, sio: Any, only: str | None = None) -> Generator[Any, Any, None]:
+        # `call` waits for the server's ack: the room is joined before we enqueue.
+        for queue_id in sorted(self.queue_ids) if only is None else [only]:
             try:
-                await sio.call("subscribe_queue", {"queue_id": queue_id}, timeout=5)
+                yield sio.call("subscribe_queue", {"queue_id": queue_id}, timeout=5)
             except Exception as exc:  # noqa: BLE001 - any socket failure means "use polling"
                 log.debug("subscribe_queue ack for %s not received (%s)", queue_id, exc)
 
-    async def _on_connect(self) -> None:
-        if self.connected is False and self._sio is not None:
-            self.reconnects += 1
-            asyncio.get_running_loop().create_task(self._subscribe_all(self._sio))
-        self.connected = True
+    def _add_queue_steps(self, queue_id: str) -> Generator[Any, Any, None]:
+        if queue_id not in self.queue_ids:
+            self.queue_ids.add(queue_id)
+            if self._sio is not None and self._sio.connected:
+                yield from self._subscribe_steps(self._sio, queue_id)
 
-    async def _on_disconnect(self, reason: Any = None) -> None:
-        self._note_disconnect(reason)
+    def _disconnect_steps(self, sio: Any) -> Generator[Any, Any, None]:
+        try:
+            yield sio.disconnect()
+        except Exception:
+            log.debug("socket disconnect raised", exc_info=True)
 
-    async def subscribe(self, queue_id: str) -> None:
-        if queue_id in self.queue_ids:
-            return
-        self.queue_ids.add(queue_id)
-        if self._sio is not None and self._sio.connected:
-            await self._subscribe_all(self._sio)
-
-    def listen(self, batch_ids: frozenset[str]) -> AsyncListener:
-        listener = AsyncListener(batch_ids)
-        self.add(listener)
-        return listener
-
-    def listen_all(self) -> AsyncListener:
-        return self.listen(frozenset({ALL}))
-
-    async def close(self) -> None:
+    def _close_steps(self) -> Generator[Any, Any, None]:
         if self._sio is not None:
-            try:
-                await self._sio.disconnect()
-            except Exception:
-                log.debug("socket disconnect raised", exc_info=True)
+            yield from self._disconnect_steps(self._sio)
             self._sio = None
         self.connected = False
+
+
+def _drive(steps: Generator[Any, Any, T]) -> T:
+    """Run socket steps of the threaded client: its calls have answered by the time they are yielded."""
+    try:
+        answer = None
+        while True:
+            answer = steps.send(answer)
+    except StopIteration as done:
+        return cast(T, done.value)
+
+
+async def _drive_async(steps: Generator[Any, Any, T]) -> T:
+    """Run socket steps of the asyncio client: await each, send back its answer or throw its error."""
+    answer: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            pending = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as done:
+            return cast(T, done.value)
+        try:
+            answer, error = await pending, None
+        except Exception as exc:  # noqa: BLE001 - the step decides what a failure means
+            answer, error = None, exc
+
+
+_SOCKET_SETTINGS: dict[str, Any] = {
+    "reconnection": True, "reconnection_delay": 0.5, "reconnection_delay_max": 5, "logger": False,
+}
+
+
+class SyncEventHub(_Hub):
+    """The sync client's socket (python-socketio threaded client)."""
+
+    listener_type = Listener
+
+    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
+        super().__init__(options, credentials)
+        self._connect_lock = threading.Lock()
+
+    def _new_socket(self) -> Any:
+        import socketio
+
+        return socketio.Client(**_SOCKET_SETTINGS)
+
+    def _resubscribe(self, sio: Any) -> None:
+        # Runs on the socket's own thread, which must not wait for the acks.
+        threading.Thread(target=_drive, args=(self._subscribe_steps(sio),), daemon=True).start()
+
+    def connect(self, timeout: float = 5.0) -> bool:
+        """Open the socket if it is not open; True when events are flowing."""
+        with self._connect_lock:
+            return _drive(self._connect_steps(timeout))
+
+    def subscribe(self, queue_id: str) -> None:
+        _drive(self._add_queue_steps(queue_id))
+
+    def close(self) -> None:
+        with self._connect_lock:
+            _drive(self._close_steps())
+
+
+class AsyncEventHub(_Hub):
+    """The async client's socket (python-socketio asyncio client)."""
+
+    listener_type = AsyncListener
+
+    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
+        super().__init__(options, credentials)
+        self._connect_lock: asyncio.Lock | None = None  # made in the running loop
+
+    def _new_socket(self) -> Any:
+        import socketio
+
+        return socketio.AsyncClient(**_SOCKET_SETTINGS)
+
+    def _resubscribe(self, sio: Any) -> None:
+        asyncio.get_running_loop().create_task(_drive_async(self._subscribe_steps(sio)))
+
+    async def connect(self, timeout: float = 5.0) -> bool:
+        """Open the socket if it is not open; True when events are flowing."""
+        self._connect_lock = self._connect_lock or asyncio.Lock()
+        async with self._connect_lock:
+            return await _drive_async(self._connect_steps(timeout))
+
+    async def subscribe(self, queue_id: str) -> None:
+        await _drive_async(self._add_queue_steps(queue_id))
+
+    async def close(self) -> None:
+        await _drive_async(self._close_steps())

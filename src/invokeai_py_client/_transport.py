@@ -31,9 +31,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "Credentials",
-    "build_request",
     "check_response",
-    "note_refreshed_token",
     "segment",
 ]
 
@@ -76,6 +74,10 @@ class ClientOptions:
     def prefix(self) -> str:
         """The reverse-proxy sub-path of the base URL ('' or '/invoke')."""
         return urlsplit(self.base_url).path.rstrip("/")
+
+    def http_settings(self) -> dict[str, Any]:
+        """Keyword arguments for the `httpx.Client`/`AsyncClient` behind a runner."""
+        return {"timeout": self.timeout, "verify": self.verify, "follow_redirects": True}
 
     @property
     def origin(self) -> str:
@@ -181,45 +183,6 @@ def check_response(response: httpx.Response, *, expect_json: bool = True) -> htt
 def _brief(detail: Any, limit: int = 600) -> str:
     text = detail if isinstance(detail, str) else repr(detail)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def build_request(
-    http: httpx.Client | httpx.AsyncClient,
-    options: ClientOptions,
-    credentials: Credentials,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    files: Any = None,
-    data: Any = None,
-    timeout: float | None = None,
-) -> httpx.Request:
-    """The request for an API path, with the client's headers and current token."""
-    headers = dict(options.headers)
-    token = credentials.token
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    clean_params = {k: v for k, v in (params or {}).items() if v is not None}
-    extensions = {"timeout": httpx.Timeout(timeout).as_dict()} if timeout is not None else None
-    return http.build_request(
-        method.upper(),
-        options.url(path),
-        params=clean_params or None,
-        json=json,
-        files=files,
-        data=data,
-        headers=headers,
-        extensions=extensions,
-    )
-
-
-def note_refreshed_token(credentials: Credentials, response: httpx.Response) -> None:
-    """Multi-user servers renew the token on every successful write."""
-    refreshed = response.headers.get("x-refreshed-token")
-    if refreshed:
-        credentials.set(refreshed)
 
 
 def segment(value: object, what: str) -> str:

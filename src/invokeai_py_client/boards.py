@@ -12,9 +12,7 @@ The board id ``"none"`` is the uncategorized board (images on no board).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -26,13 +24,10 @@ from ._resource import Resource, operation
 from ._transport import segment
 from .images import (
     UNCATEGORIZED,
-    DeleteImagesResult,
     ImageDTO,
+    ImageFiles,
     ImagePage,
     ImageSource,
-    delete_image_flow,
-    download_flow,
-    download_to_flow,
     image_names_flow,
     list_images_flow,
     move_to_board_flow,
@@ -232,7 +227,7 @@ class BoardRepository(Resource[Runner]):
 # --- handles ------------------------------------------------------------------------------
 
 
-class BoardHandle(Resource[Runner]):
+class BoardHandle(ImageFiles[Runner]):
     """One board and its images. Downloads go straight to the image (no board listing)."""
 
     def __init__(self, runner: Runner, board: Board) -> None:
@@ -300,18 +295,6 @@ class BoardHandle(Resource[Runner]):
         return upload_flow(image, board_id=self.board_id, is_intermediate=is_intermediate, filename=filename)
 
     @operation
-    def download_image(self, image_name: str, full_resolution: bool = True) -> Flow[bytes]:
-        """The image's bytes: full-resolution PNG, or the thumbnail."""
-        return download_flow(image_name, full_resolution)
-
-    @operation
-    def download_to(
-        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Flow[Path]:
-        """Stream the image to the file `dest` in chunks."""
-        return download_to_flow(image_name, dest, full_resolution)
-
-    @operation
     def star_image(self, image_name: str) -> Flow[bool]:
         return bool((yield from star_flow([image_name], True)))
 
@@ -334,10 +317,6 @@ class BoardHandle(Resource[Runner]):
     def remove_image(self, image_name: str) -> Flow[bool]:
         """Take an image off this board (it becomes uncategorized, it is not deleted)."""
         return bool((yield from move_to_board_flow(UNCATEGORIZED, [image_name])))
-
-    @operation
-    def delete_image(self, image_name: str) -> Flow[DeleteImagesResult]:
-        return delete_image_flow(image_name)
 
 
 AsyncBoardRepository = BoardRepository[AsyncRunner]

@@ -15,12 +15,12 @@ import logging
 import os
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import httpx
 
 from ._exceptions import InvokeAIError, ValidationError
-from ._flow import AsyncRunner, Call, Flow, Once, Runner, SyncRunner, call
+from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
 from ._resource import Resource, operation
 from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url
@@ -28,8 +28,8 @@ from .boards import BoardRepository
 from .images import ImageRepository
 from .models import ModelRepository
 from .queue import QueueRepository
-from .workflow.repo import WorkflowRepository
-from .workflow.schema import InvocationCatalog, catalog_flow
+from .workflow.repo import WorkflowRepository, catalog_flow
+from .workflow.schema import InvocationCatalog
 
 __all__ = ["DEFAULT_URL", "AsyncInvokeAIClient", "InvokeAIClient"]
 
@@ -63,6 +63,7 @@ def _login_flow(credentials: Credentials, email: str, password: str, remember_me
     answer = yield from call(
         dict[str, Any], "POST", "/api/v1/auth/login",
         json={"email": email, "password": password, "remember_me": remember_me}, retry=False,
+        authenticate=False,
     )
     if not answer.get("token"):
         raise InvokeAIError("login answered without a token")
@@ -73,9 +74,38 @@ def _login_flow(credentials: Credentials, email: str, password: str, remember_me
 class _Client(Resource[Runner]):
     """What both clients are: a runner, the server's resources, and a few calls of their own."""
 
-    def __init__(self, runner: Runner, queue_id: str) -> None:
+    _runner_type: type[SyncRunner | AsyncRunner]
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        verify: bool | str = True,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        use_events: bool = True,
+        queue_id: str = "default",
+    ) -> None:
+        if (email is not None or password is not None) and not (email and password):
+            raise ValidationError("give both email and password to log in")
+        options = _options(base_url, timeout, max_retries, verify, headers)
+        credentials = Credentials(token)
+        runner: Any = self._runner_type(options, credentials, transport=transport, use_events=use_events)
         self._runner = runner
         self.queue_id = queue_id
+        if email and password:
+            runner.login = Once("login", lambda: _login_flow(credentials, email, password, False))
+            if isinstance(runner, SyncRunner):  # the async client cannot await here: its first request logs in
+                try:
+                    runner.run(perform(runner.login))
+                except BaseException:
+                    runner.close()
+                    raise
 
     @property
     def options(self) -> ClientOptions:
@@ -96,30 +126,16 @@ class _Client(Resource[Runner]):
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Self:
         """A client for `url`; a sub-path (reverse proxy) is kept for every route."""
-        return cls(url, **kwargs)  # type: ignore[arg-type]  # the subclasses take a URL
+        return cls(url, **kwargs)
 
     @operation
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
-        retry: bool | None = None,
-        raw: bool = False,
-    ) -> Flow[Any]:
+    def request(self, method: str, path: str, *, raw: bool = False, **options: Unpack[CallOptions]) -> Flow[Any]:
         """Call any API route; returns the decoded JSON (bytes with `raw=True`).
 
         Paths not starting with ``/api/`` are relative to ``/api/v1``. Idempotent
         methods are retried on transient failures; others only with ``retry=True``.
         """
-        answer = yield Call(
-            method.upper(), path, params=params, json=json, files=files, data=data, retry=retry,
-            expect="bytes" if raw else "json",
-        )
+        answer = yield Call(method.upper(), path, expect="bytes" if raw else "json", **options)
         return answer
 
     _make_request = request
@@ -185,37 +201,19 @@ class InvokeAIClient(_Client[SyncRunner]):
         base_url: e.g. ``http://localhost:9090`` or ``https://host/invoke`` behind a
             reverse proxy; defaults to ``$INVOKEAI_URL``, then ``http://localhost:9090``.
         token: a bearer token (multi-user servers), never shown in reprs or logs.
-        email, password: log in (multi-user servers): at construction here, at the
-            first request on the async client.
+        email, password: log in (multi-user servers): at construction on the sync
+            client, before the first request on the async one.
         timeout: seconds (or an ``httpx.Timeout``) per request.
         max_retries: retries of idempotent requests on connection errors, 429 and 502-504.
         verify: TLS verification (a CA bundle path, or False to disable).
-        transport: an ``httpx.BaseTransport`` (tests inject faults through it).
+        headers: sent with every request.
+        transport: an ``httpx.BaseTransport`` (sync) or ``httpx.AsyncBaseTransport``
+            (async); tests inject faults through it.
         use_events: follow jobs over Socket.IO (falls back to polling when unavailable).
+        queue_id: the server queue to use.
     """
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        token: str | None = None,
-        email: str | None = None,
-        password: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        verify: bool | str = True,
-        headers: Mapping[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
-        use_events: bool = True,
-        queue_id: str = "default",
-    ) -> None:
-        options = _options(base_url, timeout, max_retries, verify, headers)
-        runner = SyncRunner(options, Credentials(token), transport=transport, use_events=use_events)
-        super().__init__(runner, queue_id)
-        if email is not None or password is not None:
-            if not (email and password):
-                raise ValidationError("give both email and password to log in")
-            self.login(email, password)
+    _runner_type = SyncRunner
 
     def close(self) -> None:
         """Close the socket and the HTTP connections."""
@@ -232,30 +230,7 @@ class InvokeAIClient(_Client[SyncRunner]):
 class AsyncInvokeAIClient(_Client[AsyncRunner]):
     """The async twin of `InvokeAIClient`: same arguments and names, coroutines instead of blocking calls."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        token: str | None = None,
-        email: str | None = None,
-        password: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        verify: bool | str = True,
-        headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        use_events: bool = True,
-        queue_id: str = "default",
-    ) -> None:
-        options = _options(base_url, timeout, max_retries, verify, headers)
-        credentials = Credentials(token)
-        runner = AsyncRunner(options, credentials, transport=transport, use_events=use_events)
-        super().__init__(runner, queue_id)
-        if email is not None or password is not None:
-            if not (email and password):
-                raise ValidationError("give both email and password to log in")
-            # __init__ cannot await: the login runs before the first request.
-            runner.prelude = lambda: _login_flow(credentials, email, password, False)
+    _runner_type = AsyncRunner
 
     async def close(self) -> None:
         """Close the socket and the HTTP connections."""

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -17,7 +18,7 @@ import mimetypes
 import os
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
@@ -191,40 +192,31 @@ class Download:
         return self.dest.with_name(self.dest.name + ".part")
 
     def run_sync(self, runner: SyncRunner) -> Path:
-        response = runner.run(_open_stream(self.path))
-        try:
-            with self.part.open("wb") as out:
-                for chunk in response.iter_bytes(STREAM_CHUNK):
-                    out.write(chunk)
-        except httpx.HTTPError as exc:
-            self.part.unlink(missing_ok=True)
-            raise _stream_error(exc, response) from exc
-        except BaseException:
-            self.part.unlink(missing_ok=True)
-            raise
-        finally:
-            response.close()
-        return self._finish()
+        with contextlib.closing(runner.run(_open_stream(self.path))) as response, self._writing(response) as out:
+            for chunk in response.iter_bytes(STREAM_CHUNK):
+                out.write(chunk)
+        return self.dest
 
     async def run_async(self, runner: AsyncRunner) -> Path:
-        response = await runner.run(_open_stream(self.path))
-        try:
-            with self.part.open("wb") as out:
+        async with contextlib.aclosing(await runner.run(_open_stream(self.path))) as response:
+            with self._writing(response) as out:
                 async for chunk in response.aiter_bytes(STREAM_CHUNK):
                     out.write(chunk)
+        return self.dest
+
+    @contextlib.contextmanager
+    def _writing(self, response: httpx.Response) -> Iterator[BinaryIO]:
+        """The `.part` file to write into; renamed to `dest` when complete, removed when not."""
+        try:
+            with self.part.open("wb") as out:
+                yield out
         except httpx.HTTPError as exc:
             self.part.unlink(missing_ok=True)
             raise _stream_error(exc, response) from exc
         except BaseException:
             self.part.unlink(missing_ok=True)
             raise
-        finally:
-            await response.aclose()
-        return self._finish()
-
-    def _finish(self) -> Path:
         os.replace(self.part, self.dest)
-        return self.dest
 
 
 def _stream_error(exc: httpx.HTTPError, response: httpx.Response) -> APIConnectionError:
@@ -389,7 +381,27 @@ def _fetch_zip_flow(name: str, target: Path, timeout: float | None) -> Flow[Path
 # --- the repository ---------------------------------------------------------------------
 
 
-class ImageRepository(Resource[Runner]):
+class ImageFiles(Resource[Runner]):
+    """Image files by name: what the image repository and every board handle offer."""
+
+    @operation
+    def download_image(self, image_name: str, full_resolution: bool = True) -> Flow[bytes]:
+        """The image file's bytes (the thumbnail with `full_resolution=False`)."""
+        return download_flow(image_name, full_resolution)
+
+    @operation
+    def download_to(
+        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
+    ) -> Flow[Path]:
+        """Stream the image file to `dest` without holding it in memory."""
+        return download_to_flow(image_name, dest, full_resolution)
+
+    @operation
+    def delete_image(self, image_name: str) -> Flow[DeleteImagesResult]:
+        return delete_image_flow(image_name)
+
+
+class ImageRepository(ImageFiles[Runner]):
     """`client.image_repo`: image records and files."""
 
     @operation
@@ -444,22 +456,6 @@ class ImageRepository(Resource[Runner]):
             image, board_id=board_id, is_intermediate=is_intermediate,
             image_category=image_category, filename=filename,
         )
-
-    @operation
-    def download_image(self, image_name: str, full_resolution: bool = True) -> Flow[bytes]:
-        """The image file's bytes (the thumbnail with `full_resolution=False`)."""
-        return download_flow(image_name, full_resolution)
-
-    @operation
-    def download_to(
-        self, image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True
-    ) -> Flow[Path]:
-        """Stream the image file to `dest` without holding it in memory."""
-        return download_to_flow(image_name, dest, full_resolution)
-
-    @operation
-    def delete_image(self, image_name: str) -> Flow[DeleteImagesResult]:
-        return delete_image_flow(image_name)
 
     @operation
     def delete_images(self, image_names: Sequence[str]) -> Flow[DeleteImagesResult]:

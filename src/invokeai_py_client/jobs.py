@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import queue
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
@@ -148,6 +147,41 @@ def _batch_item_ids(queue_id: str, batch_id: str, destination: str | None = None
 # --- waiting -------------------------------------------------------------------------------
 
 
+class _EventFeed:
+    """A listener on the batches of `jobs`, read until they are all settled or time is up.
+
+    `wait_time()` says how long to wait for the next event (None: stop); `take()` keeps
+    the events that concern the jobs. The listener is removed on exit, also when a
+    consumer stops early, so nothing keeps following.
+    """
+
+    def __init__(self, hub: Any, jobs: Sequence[Job[Any]], timeout: float | None, *, replay: bool) -> None:
+        self.hub, self.jobs = hub, jobs
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.listener = hub.listen(frozenset(j.batch_id for j in jobs))
+        # The status events already seen, taken after listening: none is lost.
+        self.replayed = [event for job in jobs for event in list(job._seen)] if replay else []
+        self.timed_out = False
+
+    def __enter__(self) -> _EventFeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.hub.remove(self.listener)
+
+    def wait_time(self) -> float | None:
+        if all(j.done() for j in self.jobs) and self.listener.queue.empty():
+            return None
+        left = None if self.deadline is None else self.deadline - time.monotonic()
+        self.timed_out = left is not None and left <= 0
+        return None if self.timed_out else min(0.1, left or 0.1)
+
+    def take(self, event: Event | None) -> list[Event]:
+        if event is None or not _concerns(event, self.jobs) or any(event is r for r in self.replayed):
+            return []
+        return [event]
+
+
 @dataclass(frozen=True)
 class _Settled:
     """Wait until all `jobs` are settled or `timeout` passes; feed `on_event` meanwhile.
@@ -160,51 +194,24 @@ class _Settled:
     on_event: EventCallback | None
 
     def run_sync(self, runner: SyncRunner) -> bool:
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         if self.on_event is None:
-            _, pending = concurrent.futures.wait(self.jobs, self.timeout)
-            return not pending
-        listener = runner.hub.listen(frozenset(j.batch_id for j in self.jobs))
-        try:
-            while True:
-                if all(j.done() for j in self.jobs) and listener.queue.empty():
-                    return True
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                try:
-                    event = listener.queue.get(timeout=0.1 if left is None else min(0.1, left))
-                except queue.Empty:
-                    continue
-                if _concerns(event, self.jobs):
+            return not concurrent.futures.wait(self.jobs, self.timeout).not_done
+        with _EventFeed(runner.hub, self.jobs, self.timeout, replay=False) as feed:
+            while (wait := feed.wait_time()) is not None:
+                for event in feed.take(feed.listener.get(wait)):
                     self.on_event(event)
-        finally:
-            runner.hub.remove(listener)
+        return not feed.timed_out
 
     async def run_async(self, runner: AsyncRunner) -> bool:
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        futures = [asyncio.wrap_future(j) for j in self.jobs]
         if self.on_event is None:
-            _, pending = await asyncio.wait(futures, timeout=self.timeout)
-            return not pending
-        listener = runner.hub.listen(frozenset(j.batch_id for j in self.jobs))
-        try:
-            while True:
-                if all(j.done() for j in self.jobs) and listener.queue.empty():
-                    return True
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                try:
-                    event = await asyncio.wait_for(listener.queue.get(), 0.1 if left is None else min(0.1, left))
-                except TimeoutError:
-                    continue
-                if _concerns(event, self.jobs):
-                    result = self.on_event(event)
-                    if asyncio.iscoroutine(result):
+            futures = [asyncio.wrap_future(j) for j in self.jobs]
+            return not (await asyncio.wait(futures, timeout=self.timeout))[1]
+        with _EventFeed(runner.hub, self.jobs, self.timeout, replay=False) as feed:
+            while (wait := feed.wait_time()) is not None:
+                for event in feed.take(await feed.listener.get(wait)):
+                    if asyncio.iscoroutine(result := self.on_event(event)):
                         await result
-        finally:
-            runner.hub.remove(listener)
+        return not feed.timed_out
 
 
 def _concerns(event: Event, jobs: Sequence[Job[Any]]) -> bool:
@@ -444,50 +451,24 @@ def _events(
     return _events_sync(runner, jobs, timeout)
 
 
-def _replay(jobs: Sequence[Job[Any]]) -> list[Event]:
-    """The status events already seen for `jobs` (taken after listening: none is lost)."""
-    return [event for job in jobs for event in list(job._seen)]
-
-
 def _events_sync(runner: SyncRunner, jobs: Sequence[Job[Any]], timeout: float | None) -> Iterator[Event]:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    listener = runner.hub.listen(frozenset(j.batch_id for j in jobs))
-    try:
-        replayed = _replay(jobs)
-        yield from replayed
-        while not (all(j.done() for j in jobs) and listener.queue.empty()):
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
-            try:
-                event = listener.queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if _concerns(event, jobs) and not any(event is r for r in replayed):
-                yield event
-    finally:
-        runner.hub.remove(listener)  # also when the consumer stops early: nothing keeps following
+    with _EventFeed(runner.hub, jobs, timeout, replay=True) as feed:
+        yield from feed.replayed
+        while (wait := feed.wait_time()) is not None:
+            yield from feed.take(feed.listener.get(wait))
+    if feed.timed_out:
+        raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
 
 
-async def _events_async(
-    runner: AsyncRunner, jobs: Sequence[Job[Any]], timeout: float | None
-) -> AsyncIterator[Event]:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    listener = runner.hub.listen(frozenset(j.batch_id for j in jobs))
-    try:
-        replayed = _replay(jobs)
-        for event in replayed:
+async def _events_async(runner: AsyncRunner, jobs: Sequence[Job[Any]], timeout: float | None) -> AsyncIterator[Event]:
+    with _EventFeed(runner.hub, jobs, timeout, replay=True) as feed:
+        for event in feed.replayed:
             yield event
-        while not (all(j.done() for j in jobs) and listener.queue.empty()):
-            if deadline is not None and time.monotonic() >= deadline:
-                raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
-            try:
-                event = await asyncio.wait_for(listener.queue.get(), 0.1)
-            except TimeoutError:
-                continue
-            if _concerns(event, jobs) and not any(event is r for r in replayed):
+        while (wait := feed.wait_time()) is not None:
+            for event in feed.take(await feed.listener.get(wait)):
                 yield event
-    finally:
-        runner.hub.remove(listener)
+    if feed.timed_out:
+        raise JobTimeoutError(f"no end of events after {timeout}s", jobs[0].item)
 
 
 # --- submitting and re-attaching -------------------------------------------------------------

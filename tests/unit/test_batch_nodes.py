@@ -17,8 +17,8 @@ import pytest
 
 from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient
 from invokeai_py_client._exceptions import ValidationError
+from invokeai_py_client.workflow._js import MersenneTwister
 from invokeai_py_client.workflow.batch_nodes import (
-    _MT19937,
     batch_data_from_nodes,
     batch_node_items,
     generator_items,
@@ -245,7 +245,7 @@ def test_unseeded_random_generator_makes_count_values_in_range() -> None:
 
 
 def test_mersenne_twister_matches_the_reference_outputs() -> None:
-    mt = _MT19937(5489)  # the reference implementation's default seed
+    mt = MersenneTwister(5489)  # the reference implementation's default seed
     assert [mt.uint32() for _ in range(3)] == [3499211612, 581869302, 3890346734]
 
 

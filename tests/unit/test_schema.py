@@ -10,11 +10,8 @@ from typing import Any
 
 import pytest
 
-from invokeai_py_client.workflow.schema import (
-    BUNDLED_SCHEMA_VERSION,
-    InvocationCatalog,
-    snapshot_document,
-)
+from invokeai_py_client.workflow.schema import BUNDLED_SCHEMA_VERSION, InvocationCatalog
+from invokeai_py_client.workflow.schema_snapshot import snapshot_document
 
 SNAPSHOT = f"invokeai-{BUNDLED_SCHEMA_VERSION}-invocations.json.gz"
 

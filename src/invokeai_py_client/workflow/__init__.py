@@ -6,22 +6,10 @@
     '4.0.0'
 """
 
+from . import fields
 from .builder import NodeRef, WorkflowBuilder
 from .definition import WorkflowDefinition
-from .fields import (
-    BoardField,
-    BooleanField,
-    CollectionField,
-    ColorField,
-    EnumField,
-    FloatField,
-    GenericField,
-    ImageField,
-    InputField,
-    IntegerField,
-    ModelField,
-    StringField,
-)
+from .fields import *  # noqa: F403 - every input field type is public (its __all__)
 from .handle import AsyncWorkflowHandle, IndexDrift, WorkflowHandle, WorkflowInput
 from .model_sync import ModelChange
 from .repo import AsyncWorkflowRepository, WorkflowRepository
@@ -30,26 +18,15 @@ from .schema import InputSpec, InvocationCatalog
 __all__ = [
     "AsyncWorkflowHandle",
     "AsyncWorkflowRepository",
-    "BoardField",
-    "BooleanField",
-    "CollectionField",
-    "ColorField",
-    "EnumField",
-    "FloatField",
-    "GenericField",
-    "ImageField",
     "IndexDrift",
-    "InputField",
     "InputSpec",
-    "IntegerField",
     "InvocationCatalog",
     "ModelChange",
-    "ModelField",
     "NodeRef",
-    "StringField",
     "WorkflowBuilder",
     "WorkflowDefinition",
     "WorkflowHandle",
     "WorkflowInput",
     "WorkflowRepository",
 ]
+__all__ += fields.__all__

@@ -27,15 +27,13 @@ an integer on the wire, as the GUI's ``JSON.stringify`` sends it.
 
 from __future__ import annotations
 
-import json
 import math
-import random
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._exceptions import ValidationError
-from .graph import is_graph_node
+from . import _js as js
+from .graph import edge_source, is_graph_node
 
 if TYPE_CHECKING:
     from .definition import WorkflowDefinition
@@ -71,12 +69,6 @@ _BATCH_KINDS = {
     "float_batch": _BatchKind("floats", "value", "float_generator", "float"),
 }
 _UNGROUPED = "None"
-_CONNECTOR_IN, _CONNECTOR_OUT = "in", "out"
-# String.prototype.trim's WhiteSpace + LineTerminator (Python's str.strip() differs).
-_JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-_PARSE_INT = re.compile(r"[+-]?[0-9]+")
-_PARSE_FLOAT = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
-
 # Each generator variant's parameters with the GUI's defaults (its zod schemas).
 _GENERATOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "float_generator_arithmetic_sequence": {"start": 0, "step": 0.1, "count": 10},
@@ -195,7 +187,7 @@ def generator_items(generator_type: str, value: Any, *, where: str = "generator"
         values = _checked_list(value["values"], "number", where)
         if not all(_is_a(v, float) for v in values):
             raise ValidationError(f"{where}: its precomputed values {values!r} are not all numbers")
-        return [_js_number(v) for v in values]
+        return [js.number(v) for v in values]
     params = {**_GENERATOR_DEFAULTS[variant], **{k: value[k] for k in _GENERATOR_DEFAULTS[variant] if k in value}}
     number = float if variant.startswith("float_") else int
     for name, param in params.items():
@@ -205,10 +197,10 @@ def generator_items(generator_type: str, value: Any, *, where: str = "generator"
         if not _is_a(param, expected):
             raise ValidationError(f"{where}: {variant} parameter {name!r} is {param!r}, not {expected.__name__}")
     if variant.startswith("float_"):
-        return [_js_number(v) for v in _float_values(variant, params, where)]
+        return [js.number(v) for v in _float_values(variant, params, where)]
     if variant.startswith("integer_"):
         return _integer_values(variant, params)
-    return [s for s in _split(params["input"], params["splitOn"]) if s]
+    return [s for s in js.split(params["input"], params["splitOn"]) if s]
 
 
 def queue_items_per_run(data: Sequence[Sequence[Mapping[str, Any]]]) -> int:
@@ -270,7 +262,8 @@ def _items(
     if feed is None:
         own = node["data"]["inputs"].get(kind.collection, {}).get("value")
         return _checked_items(own if own is not None else [], kind.item_type, node)
-    generator = _feeding_invocation(feed, nodes, edges)
+    resolved = edge_source(feed, nodes, edges)
+    generator = resolved[0] if resolved is not None else None
     if generator is None or generator["data"]["type"] != kind.generator:
         found = _describe(generator) if generator is not None else "nothing (a dangling connector)"
         raise ValidationError(
@@ -317,32 +310,6 @@ def _datums(
     return out
 
 
-def _feeding_invocation(
-    edge: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]]
-) -> Mapping[str, Any] | None:
-    """The invocation at the source end of `edge`, following connectors back."""
-    seen: set[str] = set()
-    current: Mapping[str, Any] | None = edge
-    while current is not None:
-        source = nodes.get(current["source"])
-        if source is None or source["id"] in seen:
-            return None
-        if source.get("type") == "invocation":
-            return source
-        if source.get("type") != "connector":
-            return None
-        seen.add(source["id"])
-        current = next(
-            (
-                e for e in edges
-                if e.get("type") == "default" and e.get("target") == source["id"]
-                and e.get("targetHandle") == _CONNECTOR_IN and isinstance(e.get("sourceHandle"), str)
-            ),
-            None,
-        )
-    return None
-
-
 def _is_a(value: Any, expected: type) -> bool:
     if isinstance(value, bool):
         return False
@@ -372,24 +339,6 @@ def _checked_items(value: Any, item_type: str, node: Mapping[str, Any]) -> list[
     return list(items)
 
 
-def _js_number(value: float) -> int | float:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(f"{value} cannot be sent to the server")
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def _js_round(value: float) -> int:
-    """`Math.round`: halves go up (towards +infinity), unlike Python's `round`."""
-    floor = math.floor(value)
-    return floor + 1 if value - floor >= 0.5 else floor
-
-
-def _rng(seed: int | None) -> Any:
-    if seed is None:
-        return random.random  # the GUI uses Math.random: a new sequence every time
-    return _MT19937(seed).random
-
-
 def _float_values(variant: str, p: Mapping[str, Any], where: str) -> list[float]:
     count = max(p.get("count", 0), 0)  # Array.from({length: n}) is empty for n <= 0
     if variant == "float_generator_arithmetic_sequence":
@@ -401,14 +350,13 @@ def _float_values(variant: str, p: Mapping[str, Any], where: str) -> list[float]
             return [p["start"]]
         return [p["start"] + (p["end"] - p["start"]) * (i / (count - 1)) for i in range(count)]
     if variant == "float_generator_random_distribution_uniform":
-        rng = _rng(p["seed"])
+        rng = js.random_source(p["seed"])
         return [rng() * (p["max"] - p["min"]) + p["min"] for _ in range(count)]
     values = []
-    for text in _split(p["input"], p["splitOn"]):
-        match = _PARSE_FLOAT.match(text.strip(_JS_WHITESPACE))
-        if match is None:
+    for text in js.split(p["input"], p["splitOn"]):
+        number = js.parse_float(text)
+        if number is None:
             continue  # parseFloat gives NaN: dropped
-        number = float(match.group().replace("Infinity", "inf"))
         if not math.isfinite(number):
             raise ValidationError(f"{where}: {text!r} parses to {number}, which cannot be sent")
         values.append(number)
@@ -424,60 +372,13 @@ def _integer_values(variant: str, p: Mapping[str, Any]) -> list[int]:
     if variant == "integer_generator_linear_distribution":
         if p["count"] == 1:
             return [p["start"]]
-        return [p["start"] + _js_round((p["end"] - p["start"]) * (i / (count - 1))) for i in range(count)]
+        return [p["start"] + js.math_round((p["end"] - p["start"]) * (i / (count - 1))) for i in range(count)]
     if variant == "integer_generator_random_distribution_uniform":
-        rng = _rng(p["seed"])
+        rng = js.random_source(p["seed"])
         return [math.floor(rng() * (p["max"] - p["min"] + 1)) + p["min"] for _ in range(count)]
     values = []
-    for text in _split(p["input"], p["splitOn"]):
-        match = _PARSE_INT.match(text.strip(_JS_WHITESPACE))
-        if match is not None:  # parseInt gives NaN: dropped
-            values.append(int(match.group()))
+    for text in js.split(p["input"], p["splitOn"]):
+        integer = js.parse_int(text)
+        if integer is not None:  # parseInt gives NaN: dropped
+            values.append(integer)
     return values
-
-
-def _split(text: str, split_on: str) -> list[str]:
-    """The GUI's split: `splitOn` is read as a JSON string body (so ``\\n`` is a newline) if it can be."""
-    if split_on == "":
-        return [text]
-    try:
-        separator = json.loads(f'"{split_on}"')
-    except ValueError:
-        separator = split_on
-    return text.split(separator)
-
-
-class _MT19937:
-    """The Mersenne Twister as npm `mtwist` runs it: `init_genrand` seeding, ``uint32 / 2**32``.
-
-    Python's `random.Random` seeds MT19937 differently, so it cannot reproduce the GUI.
-    """
-
-    def __init__(self, seed: int) -> None:
-        mt = [seed & 0xFFFFFFFF]  # the GUI's `seed >>> 0`
-        for i in range(1, 624):
-            prev = mt[i - 1]
-            mt.append((1812433253 * (prev ^ (prev >> 30)) + i) & 0xFFFFFFFF)
-        self._mt = mt
-        self._index = 624
-
-    def _twist(self) -> None:
-        mt = self._mt
-        for i in range(624):
-            y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7FFFFFFF)
-            mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
-        self._index = 0
-
-    def uint32(self) -> int:
-        if self._index >= 624:
-            self._twist()
-        y = self._mt[self._index]
-        self._index += 1
-        y ^= y >> 11
-        y ^= (y << 7) & 0x9D2C5680
-        y ^= (y << 15) & 0xEFC60000
-        y ^= y >> 18
-        return y
-
-    def random(self) -> float:
-        return self.uint32() / 4294967296

@@ -42,6 +42,7 @@ __all__ = [
     "build_batch",
     "build_graph",
     "edge_fed_inputs",
+    "edge_source",
     "graph_edges",
     "is_graph_node",
 ]
@@ -91,18 +92,12 @@ def graph_edges(defn: WorkflowDefinition) -> list[GraphEdge]:
         if edge.get("type") != "default":
             continue  # collapsed edges only draw a line between collapsed nodes
         target = nodes.get(edge["target"])
-        source = nodes.get(edge["source"])
-        if target is None or source is None or not is_graph_node(target):
+        if target is None or not is_graph_node(target):
             continue
-        if source.get("type") == "connector":
-            resolved = _resolve_connector(source["id"], nodes, edges)
-            if resolved is None or not is_graph_node(nodes[resolved[0]]):
-                continue
-            source_id, source_field = resolved
-        elif is_graph_node(source):
-            source_id, source_field = source["id"], edge["sourceHandle"]
-        else:
+        resolved = edge_source(edge, nodes, edges)  # through connectors
+        if resolved is None or not is_graph_node(resolved[0]):
             continue
+        source_id, source_field = resolved[0]["id"], resolved[1]
         candidate = GraphEdge(source_id, source_field, edge["target"], edge["targetHandle"])
         if candidate not in seen:
             seen.add(candidate)
@@ -233,34 +228,32 @@ def _board_value(value: Any, auto_board_id: str | None) -> Any:
     return value
 
 
-def _resolve_connector(
-    connector_id: str, nodes: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]]
-) -> tuple[str, str] | None:
-    """The invocation output feeding a connector (through any chain of connectors), if any."""
+def edge_source(
+    edge: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], edges: Sequence[Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], str] | None:
+    """The invocation node and output at the source end of `edge`, following connectors back.
+
+    None when the chain ends in nothing, loops, or reaches a node that is not an invocation.
+    """
     seen: set[str] = set()
-    current = connector_id
-    while current not in seen:
-        seen.add(current)
-        incoming = next(
+    current: Mapping[str, Any] | None = edge
+    while current is not None:
+        source = nodes.get(current["source"])
+        if source is None or source["id"] in seen:
+            return None
+        if source.get("type") == "invocation":
+            return source, current["sourceHandle"]
+        if source.get("type") != "connector":
+            return None
+        seen.add(source["id"])
+        current = next(
             (
-                e
-                for e in edges
-                if e.get("type") == "default"
-                and e["target"] == current
-                and e.get("targetHandle") == _CONNECTOR_IN
+                e for e in edges
+                if e.get("type") == "default" and e.get("target") == source["id"]
+                and e.get("targetHandle") == _CONNECTOR_IN and isinstance(e.get("sourceHandle"), str)
             ),
             None,
         )
-        if incoming is None:
-            return None
-        source = nodes.get(incoming["source"])
-        if source is None:
-            return None
-        if source.get("type") == "invocation":
-            return source["id"], incoming["sourceHandle"]
-        if source.get("type") != "connector":
-            return None
-        current = source["id"]
     return None
 
 

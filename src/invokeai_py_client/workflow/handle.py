@@ -361,10 +361,7 @@ class WorkflowHandle(Resource[Runner]):
         """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
         self._require_single_run("submit_batch_sync()")
         snapshot = self._snapshot(1, ())
-        batch = yield from self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)
-        if len(batch) != 1:
-            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
-        return batch[0]
+        return _only((yield from self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)))
 
     def _last(self, submission: Job[Runner] | None) -> Job[Runner]:
         job = submission if submission is not None else self._last_job.get()
@@ -398,15 +395,7 @@ class WorkflowHandle(Resource[Runner]):
     ) -> Job[Runner]:
         """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client)."""
         self._require_single_run("submit_batch()")
-        snapshot = self._snapshot(1, ())
-        uploads = await asyncio.to_thread(load_uploads, snapshot)
-        batch: JobBatch[Runner] = await self._run(
-            lambda: self._submit_flow(snapshot, uploads, prepend, origin, destination)
-        )
-        if len(batch) != 1:
-            raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
-        self._last_job.set(batch[0])  # in the caller's context, not the worker thread's
-        return batch[0]
+        return _only(await self._submit_async(1, (), prepend, origin, destination))
 
     async def submit_batch(
         self,
@@ -418,13 +407,23 @@ class WorkflowHandle(Resource[Runner]):
         destination: str | None = None,
     ) -> JobBatch[Runner]:
         """`submit_batch_sync` as a coroutine (on either client)."""
+        return await self._submit_async(runs, zipped, prepend, origin, destination)
+
+    async def _submit_async(
+        self,
+        runs: int,
+        zipped: Sequence[Sequence[int | str]],
+        prepend: bool,
+        origin: str | None,
+        destination: str | None,
+    ) -> JobBatch[Runner]:
         snapshot = self._snapshot(runs, zipped)
-        uploads = await asyncio.to_thread(load_uploads, snapshot)
+        uploads = await asyncio.to_thread(load_uploads, snapshot)  # file reads stay off the loop
         batch: JobBatch[Runner] = await self._run(
             lambda: self._submit_flow(snapshot, uploads, prepend, origin, destination)
         )
         if len(batch):
-            self._last_job.set(batch[-1])
+            self._last_job.set(batch[-1])  # in the caller's context, not the worker thread's
         return batch
 
     async def wait_for_completion(
@@ -463,3 +462,9 @@ def _as_items(result: Any) -> list[Mapping[str, Any]]:
 
 def _field_values(item: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{fv['node_path']}.{fv['field_name']}": fv["value"] for fv in item.get("field_values") or []}
+
+
+def _only(batch: JobBatch[Runner]) -> Job[Runner]:
+    if len(batch) != 1:
+        raise InvokeAIError(f"expected one queue item, the server made {len(batch)}")
+    return batch[0]

@@ -13,16 +13,33 @@ from .._resource import Resource, operation
 from .._transport import segment
 from .definition import WorkflowDefinition
 from .handle import WorkflowHandle
-from .schema import catalog_flow
+from .schema import BUNDLED_SCHEMA_VERSION, InvocationCatalog
 
 if TYPE_CHECKING:
     from ..queue import QueueRepository
 
-__all__ = ["AsyncWorkflowRepository", "WorkflowRepository"]
+__all__ = ["AsyncWorkflowRepository", "WorkflowRepository", "catalog_flow"]
 
 log = logging.getLogger("invokeai_py_client.workflow")
 
 _BASE = "/api/v1/workflows"
+
+
+def catalog_flow() -> Flow[InvocationCatalog]:
+    """The server's own catalog from its `/openapi.json`; the bundled one if that fails.
+
+    The live schema is the truth (a newer server has new nodes, inputs and limits);
+    the snapshot only stands in when the schema cannot be had.
+    """
+    try:
+        document = yield from call(dict[str, Any], "GET", "/openapi.json", timeout=60.0)
+        version = yield from call(dict[str, Any], "GET", "/api/v1/app/version")
+        return InvocationCatalog.from_openapi(document, version=str(version.get("version") or "") or None)
+    except (InvokeAIError, KeyError, TypeError, ValueError) as exc:
+        log.warning(
+            "using the bundled %s schema: the server's /openapi.json is unusable (%s)", BUNDLED_SCHEMA_VERSION, exc
+        )
+        return InvocationCatalog.bundled()
 
 
 class WorkflowRepository(Resource[Runner]):

@@ -24,20 +24,18 @@ import gzip
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeGuard
-
-from .._exceptions import InvokeAIError
-from .._flow import Call, Flow
 
 __all__ = [
     "BUNDLED_SCHEMA_VERSION",
     "InputSpec",
     "InvocationCatalog",
-    "catalog_flow",
-    "snapshot_document",
+    "input_specs",
+    "invocation_components",
+    "schemas_of",
 ]
 
 log = logging.getLogger("invokeai_py_client.workflow")
@@ -46,7 +44,7 @@ BUNDLED_SCHEMA_VERSION = "6.14.2"
 """The InvokeAI version whose schema `InvocationCatalog.bundled()` loads."""
 
 _BUNDLED_FILE = f"invokeai-{BUNDLED_SCHEMA_VERSION}-invocations.json.gz"
-_VERSION_KEY = "x-invokeai-version"
+VERSION_KEY = "x-invokeai-version"
 
 # Inputs the GUI never shows: node attributes, and the iterate node's index.
 _RESERVED_INPUTS = frozenset({"id", "type", "use_cache"})
@@ -88,7 +86,7 @@ _STATEFUL_KINDS = {
 }
 
 # Schema keys of an input property the catalog reads; the bundled snapshot keeps only these.
-_PROPERTY_KEYS = frozenset(
+PROPERTY_KEYS = frozenset(
     {
         "type", "$ref", "allOf", "anyOf", "items", "enum", "const", "default", "orig_default",
         "orig_required", "field_kind", "input", "ui_type", "ui_hidden", "ui_component", "ui_order",
@@ -183,27 +181,17 @@ class InvocationCatalog:
     @classmethod
     def from_openapi(cls, document: Mapping[str, Any], *, version: str | None = None) -> InvocationCatalog:
         """Read the catalog from a server's `/openapi.json` (a dict)."""
-        schemas: Mapping[str, Any] = document.get("components", {}).get("schemas", {})
+        schemas = schemas_of(document)
         nodes: dict[str, _NodeEntry] = {}
-        for component in schemas.values():
-            if not isinstance(component, Mapping) or component.get("class") != "invocation":
-                continue
-            properties = component.get("properties") or {}
-            node_type = (properties.get("type") or {}).get("default")
-            if not isinstance(node_type, str):
-                continue
-            inputs: dict[str, InputSpec] = {}
-            for name, prop in properties.items():
-                spec = _input_spec(node_type, name, prop, schemas)
-                if spec is not None:
-                    inputs[name] = spec
+        for _, node_type, component in invocation_components(schemas):
+            inputs = input_specs(node_type, component, schemas)
             version_ = component.get("version")
             nodes[node_type] = _NodeEntry(
                 version=version_ if isinstance(version_, str) else None,
                 inputs=inputs,
                 outputs=_output_names(component, schemas),
             )
-        found = version if version is not None else document.get(_VERSION_KEY)
+        found = version if version is not None else document.get(VERSION_KEY)
         return cls(nodes=dict(sorted(nodes.items())), version=found if isinstance(found, str) else None)
 
     @classmethod
@@ -236,6 +224,32 @@ class InvocationCatalog:
         return entry.version if entry is not None else None
 
 
+def schemas_of(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The component schemas of an OpenAPI document."""
+    schemas: Mapping[str, Any] = document.get("components", {}).get("schemas", {})
+    return schemas
+
+
+def invocation_components(schemas: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(component name, node type, component) of every invocation in the schemas."""
+    for key, component in schemas.items():
+        if not isinstance(component, Mapping) or component.get("class") != "invocation":
+            continue
+        node_type = ((component.get("properties") or {}).get("type") or {}).get("default")
+        if isinstance(node_type, str):
+            yield key, node_type, component
+
+
+def input_specs(node_type: str, component: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, InputSpec]:
+    """The inputs of one invocation component that the GUI would show, by name."""
+    specs = {}
+    for name, prop in (component.get("properties") or {}).items():
+        spec = _input_spec(node_type, name, prop, schemas)
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
 @functools.lru_cache(maxsize=1)
 def _bundled() -> InvocationCatalog:
     data = resources.files(__name__.rpartition(".")[0]).joinpath("data", _BUNDLED_FILE).read_bytes()
@@ -262,7 +276,7 @@ def _input_spec(node_type: str, name: str, prop: Any, schemas: Mapping[str, Any]
     type_name, cardinality = parsed if parsed is not None else (None, "single")
     stateful = type_name in _STATEFUL_KINDS
     kind = _kind_of(type_name)
-    if kind == "object" and _is_enum_component(schemas.get(type_name or "")):
+    if kind == "object" and is_enum_component(schemas.get(type_name or "")):
         # A Python Enum is a `$ref` to an enum component; none in 6.14, but its values are known.
         kind, stateful = "enum", True
     item_kind = None
@@ -321,7 +335,7 @@ def _input_spec(node_type: str, name: str, prop: Any, schemas: Mapping[str, Any]
 def _parse_type(schema: Mapping[str, Any]) -> tuple[str, str]:
     """(type name, cardinality) the way the GUI's `parseFieldType` reads a schema."""
     if "$ref" in schema:
-        return _ref_name(schema), "single"
+        return ref_name(schema), "single"
     if schema.get("const"):
         return "EnumField", "single"
     if not schema.get("type"):
@@ -329,7 +343,7 @@ def _parse_type(schema: Mapping[str, Any]) -> tuple[str, str]:
         any_of = schema.get("anyOf")
         if all_of:
             if isinstance(all_of[0], Mapping) and "$ref" in all_of[0]:
-                return _ref_name(all_of[0]), "single"
+                return ref_name(all_of[0]), "single"
         elif any_of:
             members = [m for m in any_of if not (isinstance(m, Mapping) and m.get("type") == "null")]
             if len(members) == 1 and isinstance(members[0], Mapping):
@@ -343,7 +357,7 @@ def _parse_type(schema: Mapping[str, Any]) -> tuple[str, str]:
     if type_ == "array":
         items = schema.get("items")
         if isinstance(items, Mapping) and "$ref" in items:
-            return _ref_name(items), "collection"
+            return ref_name(items), "collection"
         item_type = items.get("type") if isinstance(items, Mapping) else None
         if isinstance(item_type, str) and item_type in _PRIMITIVE_TYPES:
             return _PRIMITIVE_TYPES[item_type], "collection"
@@ -367,7 +381,7 @@ def _parse_single_or_collection(a: Any, b: Any) -> tuple[str, str]:
     first: str | None = None
     second: str | None = None
     if "$ref" in items and "$ref" in b:
-        first, second = _ref_name(items), _ref_name(b)
+        first, second = ref_name(items), ref_name(b)
     elif "$ref" not in items and "$ref" not in b and items.get("type") != "array" and b.get("type") != "array":
         first, second = items.get("type"), b.get("type")
     if first and first == second:
@@ -399,7 +413,7 @@ def _enum_options(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> tuple[
             return ()
         schema = members[0]
     if isinstance(schema, Mapping) and "$ref" in schema:
-        schema = schemas.get(_ref_name(schema), {})
+        schema = schemas.get(ref_name(schema), {})
     if not isinstance(schema, Mapping):
         return ()
     if schema.get("const"):
@@ -412,17 +426,17 @@ def _output_names(component: Mapping[str, Any], schemas: Mapping[str, Any]) -> t
     ref = component.get("output")
     if not isinstance(ref, Mapping) or "$ref" not in ref:
         return None
-    output = schemas.get(_ref_name(ref))
+    output = schemas.get(ref_name(ref))
     if not isinstance(output, Mapping) or output.get("class") != "output":
         return None
     return tuple(name for name in (output.get("properties") or {}) if name != "type")
 
 
-def _is_enum_component(component: Any) -> TypeGuard[Mapping[str, Any]]:
+def is_enum_component(component: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(component, Mapping) and ("enum" in component or "const" in component)
 
 
-def _ref_name(ref: Mapping[str, Any]) -> str:
+def ref_name(ref: Mapping[str, Any]) -> str:
     return str(ref["$ref"]).rsplit("/", 1)[-1]
 
 
@@ -458,64 +472,3 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _start_case(name: str) -> str:
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
     return " ".join(w[:1].upper() + w[1:] for w in words)
-
-
-# -- the bundled snapshot ------------------------------------------------------------------
-
-
-def snapshot_document(document: Mapping[str, Any], *, version: str) -> dict[str, Any]:
-    """The part of an OpenAPI document the catalog reads, as a smaller OpenAPI document.
-
-    `InvocationCatalog.from_openapi` gives the same catalog for both; this is how the
-    bundled snapshot is made (`scripts/make_schema_snapshot.py`).
-    """
-    schemas: Mapping[str, Any] = document.get("components", {}).get("schemas", {})
-    kept: dict[str, Any] = {}
-    wanted_refs: set[str] = set()
-    for key, component in schemas.items():
-        if not isinstance(component, Mapping) or component.get("class") != "invocation":
-            continue
-        properties = component.get("properties") or {}
-        node_type = (properties.get("type") or {}).get("default")
-        if not isinstance(node_type, str):
-            continue
-        small: dict[str, Any] = {"type": {"default": node_type}}
-        for name, prop in properties.items():
-            if _input_spec(node_type, name, prop, schemas) is not None:
-                small[name] = {k: v for k, v in prop.items() if k in _PROPERTY_KEYS}
-                wanted_refs.update(re.findall(r'"\$ref": "[^"]*/([^"/]+)"', json.dumps(prop)))
-        kept[key] = {
-            "class": "invocation",
-            "version": component.get("version"),
-            "output": component.get("output"),
-            "properties": small,
-        }
-        output = schemas.get(_ref_name(component["output"])) if "output" in component else None
-        if isinstance(output, Mapping) and output.get("class") == "output":
-            out_name = _ref_name(component["output"])
-            kept[out_name] = {"class": "output", "properties": {n: {} for n in output.get("properties") or {}}}
-    for name in sorted(wanted_refs):
-        target = schemas.get(name)
-        if _is_enum_component(target):
-            kept[name] = {k: target[k] for k in ("enum", "const", "type") if k in target}
-    return {
-        "openapi": document.get("openapi"),
-        _VERSION_KEY: version,
-        "components": {"schemas": dict(sorted(kept.items()))},
-    }
-
-
-def catalog_flow() -> Flow[InvocationCatalog]:
-    """The server's own catalog from its `/openapi.json`; the bundled one if that fails.
-
-    The live schema is the truth (a newer server has new nodes, inputs and limits);
-    the snapshot only stands in when the schema cannot be had.
-    """
-    try:
-        document = yield Call("GET", "/openapi.json", timeout=60.0)
-        version = yield Call("GET", "/api/v1/app/version")
-        return InvocationCatalog.from_openapi(document, version=str((version or {}).get("version") or "") or None)
-    except (InvokeAIError, KeyError, TypeError, ValueError) as exc:
-        log.warning("using the bundled %s schema: the server's /openapi.json is unusable (%s)",
-                    BUNDLED_SCHEMA_VERSION, exc)
-        return InvocationCatalog.bundled()
