@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.golden import golden_path
+
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_DIR = REPO / "tests" / "integration"
 
@@ -49,8 +51,5 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """`<repo>/../shared/reference`: real GUI exports, queue items, the OpenAPI schema."""
-    path = (REPO.parent / "shared" / "reference").resolve()
-    if not path.is_dir():
-        pytest.skip(f"reference data not present at {path} (it lives beside the repo, in shared/reference)")
-    return path
+    """`<repo>/../shared/reference`: real GUI exports, queue items, the OpenAPI schema (see tests/golden.py)."""
+    return golden_path(".")

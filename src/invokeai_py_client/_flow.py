@@ -327,8 +327,12 @@ class _RunnerBase:
     """What both drivers hold: settings, the token, per-client memos, the pending login."""
 
     transport_type: ClassVar[type]
+    _make: ClassVar[tuple[Callable[..., Any], Callable[..., Any]]]
+    """The HTTP client and the event hub classes of this driver."""
 
-    def __init__(self, options: ClientOptions, credentials: Credentials, transport: Any, use_events: bool) -> None:
+    def __init__(
+        self, options: ClientOptions, credentials: Credentials, *, transport: Any = None, use_events: bool = True
+    ) -> None:
         if transport is not None and not isinstance(transport, self.transport_type):
             raise ValidationError(
                 f"{type(self).__name__} takes an httpx.{self.transport_type.__name__}, "
@@ -337,6 +341,12 @@ class _RunnerBase:
         self.options = options
         self.credentials = credentials
         self.use_events = use_events
+        http_type, hub_type = self._make
+        self.http = http_type(transport=transport, **options.http_settings())
+        self.hub = hub_type(options, credentials)
+        self._locks: dict[str, Any] = {}
+        self._locks_lock = threading.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.memo: dict[str, Any] = {}
         """Results of `Once` steps, per client."""
         self.login: Once[Any] | None = None
@@ -367,15 +377,9 @@ class SyncRunner(_RunnerBase):
     """Runs flows with blocking I/O: one `httpx.Client` and the client's event socket."""
 
     transport_type = httpx.BaseTransport
-
-    def __init__(
-        self, options: ClientOptions, credentials: Credentials, *, transport: Any = None, use_events: bool = True
-    ) -> None:
-        super().__init__(options, credentials, transport, use_events)
-        self.http = httpx.Client(transport=transport, **options.http_settings())
-        self.hub = SyncEventHub(options, credentials)
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
+    http: httpx.Client
+    hub: SyncEventHub
+    _make = (httpx.Client, SyncEventHub)
 
     def run(self, flow: Flow[T]) -> T:
         """Run a flow to its result."""
@@ -394,7 +398,8 @@ class SyncRunner(_RunnerBase):
     def lock(self, name: str) -> threading.Lock:
         """This client's lock called `name` (e.g. around get-or-create of a board)."""
         with self._locks_lock:
-            return self._locks.setdefault(name, threading.Lock())
+            lock: threading.Lock = self._locks.setdefault(name, threading.Lock())
+            return lock
 
     def close(self) -> None:
         self.hub.close()
@@ -405,15 +410,9 @@ class AsyncRunner(_RunnerBase):
     """Runs flows with non-blocking I/O: one `httpx.AsyncClient` and the event socket."""
 
     transport_type = httpx.AsyncBaseTransport
-
-    def __init__(
-        self, options: ClientOptions, credentials: Credentials, *, transport: Any = None, use_events: bool = True
-    ) -> None:
-        super().__init__(options, credentials, transport, use_events)
-        self.http = httpx.AsyncClient(transport=transport, **options.http_settings())
-        self.hub = AsyncEventHub(options, credentials)
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+    http: httpx.AsyncClient
+    hub: AsyncEventHub
+    _make = (httpx.AsyncClient, AsyncEventHub)
 
     async def run(self, flow: Flow[T]) -> T:
         """Run a flow to its result."""
@@ -431,7 +430,8 @@ class AsyncRunner(_RunnerBase):
 
     def lock(self, name: str) -> asyncio.Lock:
         """This client's lock called `name` (made on first use, in the running loop)."""
-        return self._locks.setdefault(name, asyncio.Lock())
+        lock: asyncio.Lock = self._locks.setdefault(name, asyncio.Lock())
+        return lock
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold a background task (e.g. the job tracker) until it ends or the client closes."""

@@ -44,9 +44,7 @@ class Listener:
     def __init__(self, batch_ids: frozenset[str]) -> None:
         self.batch_ids = batch_ids
         self.queue: queue.Queue[Event] = queue.Queue()
-
-    def put(self, event: Event) -> None:
-        self.queue.put(event)
+        self.put = self.queue.put_nowait
 
     def get(self, timeout: float) -> Event | None:
         """The next event, or None after `timeout` seconds."""
@@ -62,9 +60,7 @@ class AsyncListener:
     def __init__(self, batch_ids: frozenset[str]) -> None:
         self.batch_ids = batch_ids
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
-
-    def put(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+        self.put = self.queue.put_nowait
 
     async def get(self, timeout: float) -> Event | None:
         """The next event, or None after `timeout` seconds."""

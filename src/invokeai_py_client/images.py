@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypedDict, Unpack
 
 import httpx
 from pydantic import Field
@@ -39,6 +39,7 @@ __all__ = [
     "AsyncImageRepository",
     "DeleteImagesResult",
     "ImageDTO",
+    "ImageFilters",
     "ImageNames",
     "ImagePage",
     "ImageRepository",
@@ -280,52 +281,38 @@ def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
     return changed
 
 
-def _filters(
-    board_id: str | None,
-    categories: Sequence[str] | None,
-    is_intermediate: bool | None,
-    order_dir: OrderDir,
-    starred_first: bool,
-    search_term: str | None,
-) -> dict[str, Any]:
+class ImageFilters(TypedDict, total=False):
+    """Which images a listing answers (every filter is optional)."""
+
+    board_id: str | None
+    """A board id, ``"none"`` for uncategorized images, None for all."""
+    categories: Sequence[str] | None
+    is_intermediate: bool | None
+    order_dir: OrderDir
+    starred_first: bool
+    search_term: str | None
+
+
+def _params(filters: ImageFilters) -> dict[str, Any]:
     return {
-        "board_id": board_id,
-        "categories": list(categories) if categories else None,
-        "is_intermediate": is_intermediate,
-        "order_dir": order_dir,
-        "starred_first": starred_first,
-        "search_term": search_term or None,
+        "board_id": filters.get("board_id"),
+        "categories": list(filters.get("categories") or []) or None,
+        "is_intermediate": filters.get("is_intermediate"),
+        "order_dir": filters.get("order_dir", "DESC"),
+        "starred_first": filters.get("starred_first", True),
+        "search_term": filters.get("search_term") or None,
     }
 
 
-def list_images_flow(
-    *,
-    board_id: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
-    categories: Sequence[str] | None = None,
-    is_intermediate: bool | None = None,
-    order_dir: OrderDir = "DESC",
-    starred_first: bool = True,
-    search_term: str | None = None,
-) -> Flow[ImagePage]:
+def list_images_flow(offset: int = 0, limit: int = 100, **filters: Unpack[ImageFilters]) -> Flow[ImagePage]:
     """One page of image records, paged by the server (`GET /api/v1/images/`)."""
-    params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
-    return (yield from call(ImagePage, "GET", f"{IMAGES}/", params={**params, "offset": offset, "limit": limit}))
+    params = {**_params(filters), "offset": offset, "limit": limit}
+    return (yield from call(ImagePage, "GET", f"{IMAGES}/", params=params))
 
 
-def image_names_flow(
-    *,
-    board_id: str | None = None,
-    categories: Sequence[str] | None = None,
-    is_intermediate: bool | None = None,
-    order_dir: OrderDir = "DESC",
-    starred_first: bool = True,
-    search_term: str | None = None,
-) -> Flow[ImageNames]:
+def image_names_flow(**filters: Unpack[ImageFilters]) -> Flow[ImageNames]:
     """Every matching image name in one request (the server does not page this route)."""
-    params = _filters(board_id, categories, is_intermediate, order_dir, starred_first, search_term)
-    return (yield from call(ImageNames, "GET", f"{IMAGES}/names", params=params))
+    return (yield from call(ImageNames, "GET", f"{IMAGES}/names", params=_params(filters)))
 
 
 def move_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
@@ -432,13 +419,15 @@ class ImageRepository(ImageFiles[Runner]):
         )
 
     @operation
-    def list_images(self, /, **filters: Any) -> Flow[ImagePage]:
-        """One server-side page; filters as `list_images_flow` (board_id, offset, limit, ...)."""
-        return list_images_flow(**filters)
+    def list_images(
+        self, offset: int = 0, limit: int = 100, **filters: Unpack[ImageFilters]
+    ) -> Flow[ImagePage]:
+        """One server-side page of image records."""
+        return list_images_flow(offset, limit, **filters)
 
     @operation
-    def list_image_names(self, /, **filters: Any) -> Flow[ImageNames]:
-        """All matching names in order; filters as `image_names_flow`."""
+    def list_image_names(self, **filters: Unpack[ImageFilters]) -> Flow[ImageNames]:
+        """All matching names in order (one request)."""
         return image_names_flow(**filters)
 
     @operation

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, TypedDict, Unpack, overload
 
 import httpx
 
@@ -47,6 +47,7 @@ __all__ = [
     "EventCallback",
     "Job",
     "JobBatch",
+    "WaitOptions",
     "enqueue_flow",
     "new_destination_tag",
     "prepare_batch",
@@ -214,6 +215,26 @@ class _Settled:
         return not feed.timed_out
 
 
+class WaitOptions(TypedDict, total=False):
+    """How a wait goes, beyond its timeout."""
+
+    on_event: EventCallback | None
+    """Called with each event meanwhile (an async client also awaits a coroutine result)."""
+    cancel_on_timeout: bool
+    """Cancel what is not finished when the timeout passes."""
+
+
+def _all_settled(
+    jobs: Sequence[Job[Any]], timeout: float | None, options: WaitOptions, cancel: Callable[[], Flow[Any]]
+) -> Flow[None]:
+    """Wait until every job is settled; on timeout, raise (after canceling, if asked)."""
+    if not (yield _Settled(jobs, timeout, options.get("on_event"))):
+        error = yield from _timed_out(jobs, timeout)
+        if options.get("cancel_on_timeout"):
+            yield from cancel()
+        raise error
+
+
 def _concerns(event: Event, jobs: Sequence[Job[Any]]) -> bool:
     return event.item_id is None or any(event.item_id == j.item_id for j in jobs)
 
@@ -301,13 +322,7 @@ class Job(concurrent.futures.Future[QueueItem], Resource[Runner]):
         return call(QueueItem, "GET", item_path(self.queue_id, self.item_id))
 
     @operation
-    def wait(
-        self,
-        timeout: float | None = None,
-        *,
-        on_event: EventCallback | None = None,
-        cancel_on_timeout: bool = False,
-    ) -> Flow[QueueItem]:
+    def wait(self, timeout: float | None = None, **options: Unpack[WaitOptions]) -> Flow[QueueItem]:
         """Wait until the item finishes; returns it (with `session.results`).
 
         Raises:
@@ -317,14 +332,10 @@ class Job(concurrent.futures.Future[QueueItem], Resource[Runner]):
             JobTimeoutError: `timeout` seconds passed (the item is canceled too if
                 `cancel_on_timeout`).
         """
-        return self._wait(timeout, on_event, cancel_on_timeout)
+        return self._wait(timeout, options)
 
-    def _wait(self, timeout: float | None, on_event: EventCallback | None, cancel_on_timeout: bool) -> Flow[QueueItem]:
-        if not (yield _Settled([self], timeout, on_event)):
-            error = yield from _timed_out([self], timeout)
-            if cancel_on_timeout:
-                yield from self._cancel()
-            raise error
+    def _wait(self, timeout: float | None, options: WaitOptions) -> Flow[QueueItem]:
+        yield from _all_settled([self], timeout, options, self._cancel)
         return self.result()
 
     @operation
@@ -393,23 +404,14 @@ class JobBatch(Resource[Runner]):
 
     @operation
     def wait(
-        self,
-        timeout: float | None = None,
-        *,
-        on_event: EventCallback | None = None,
-        cancel_on_timeout: bool = False,
-        raise_on_error: bool = True,
+        self, timeout: float | None = None, *, raise_on_error: bool = True, **options: Unpack[WaitOptions]
     ) -> Flow[list[QueueItem]]:
         """Wait for every item; returns them in full, in enqueue order.
 
         Raises `JobFailedError`/`JobCanceledError`/`JobLostError` for the first item
         that did not complete (unless `raise_on_error=False`), `JobTimeoutError` on timeout.
         """
-        if not (yield _Settled(self.jobs, timeout, on_event)):
-            error = yield from _timed_out(self.jobs, timeout)
-            if cancel_on_timeout:
-                yield from self._cancel()
-            raise error
+        yield from _all_settled(self.jobs, timeout, options, self._cancel)
         items: list[QueueItem] = []
         for job in self.jobs:
             if raise_on_error or job.item is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,8 +26,7 @@ from invokeai_py_client.workflow.batch_nodes import (
 from invokeai_py_client.workflow.builder import NodeRef, WorkflowBuilder
 from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.graph import build_graph
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+from tests.golden import REFERENCE, golden_workflow
 
 
 def _datum(node: str, field: str, items: list[Any]) -> dict[str, Any]:
@@ -106,10 +104,7 @@ def test_workflow_without_batch_nodes_has_no_batch_data() -> None:
 def test_reference_gui_exports_make_the_data_their_queue_items_show(name: str) -> None:
     """The GUI exports in reference/ have no batch nodes: no data, and their queue items
     (where recorded) carry no field_values."""
-    path = REFERENCE / "workflows" / f"{name}.json"
-    if not path.exists():
-        pytest.skip("reference data at ../shared/reference is not present")
-    defn = WorkflowDefinition.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    defn = WorkflowDefinition.from_dict(golden_workflow(name))
     assert batch_data_from_nodes(defn) == []
     item_path = REFERENCE / "queue-items" / f"{name}.queue-item.json"
     if item_path.exists():

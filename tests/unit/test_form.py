@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.form import form_inputs
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-SKIP_REASON = (
-    "reference data at ../shared/reference is not present "
-    "(it comes from another project and is not committed)"
-)
-
-
-def _reference(name: str) -> dict[str, Any]:
-    path = REFERENCE / "workflows" / f"{name}.json"
-    if not path.exists():
-        pytest.skip(SKIP_REASON)
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
+from tests.golden import golden_workflow
 
 # Read off the files by hand: root's children in order, each container's children before
 # the root's next child; dividers, text and headings are not inputs.
@@ -56,7 +40,7 @@ SDXL_TEXT_TO_IMAGE_INPUTS = [
 
 
 def test_sdxl_text_to_image_inputs() -> None:
-    refs = form_inputs(WorkflowDefinition.from_dict(_reference("sdxl-text-to-image")))
+    refs = form_inputs(WorkflowDefinition.from_dict(golden_workflow("sdxl-text-to-image")))
     assert [(r.node_id, r.field_name, r.label) for r in refs] == SDXL_TEXT_TO_IMAGE_INPUTS
     assert [r.input_index for r in refs] == list(range(len(refs)))
     assert refs[1].settings == {"type": "string-field-config", "component": "input"}
@@ -65,7 +49,7 @@ def test_sdxl_text_to_image_inputs() -> None:
 
 
 def test_nested_containers_are_walked_depth_first() -> None:
-    raw = _reference("sdxl-flux-refine")
+    raw = golden_workflow("sdxl-flux-refine")
     refs = form_inputs(WorkflowDefinition.from_dict(raw))
     assert [r.element_id for r in refs] == SDXL_FLUX_REFINE_ORDER
     elements = raw["form"]["elements"]
@@ -75,7 +59,7 @@ def test_nested_containers_are_walked_depth_first() -> None:
 
 
 def test_root_element_id_is_read_not_assumed() -> None:
-    raw = _reference("sdxl-flux-refine")
+    raw = golden_workflow("sdxl-flux-refine")
     before = form_inputs(WorkflowDefinition.from_dict(raw))
     elements = raw["form"]["elements"]
     elements["my-root"] = elements.pop("root")
@@ -113,7 +97,7 @@ def test_settings_are_carried_and_copied() -> None:
 
 @pytest.mark.parametrize("form", ["missing", "empty"])
 def test_without_a_form_exposed_fields_give_the_order(form: str) -> None:
-    raw = _reference("flux-image-to-image")
+    raw = golden_workflow("flux-image-to-image")
     if form == "missing":
         del raw["form"]  # 3.0.0 exports made before the Form builder (5.7) have none
     else:
@@ -133,7 +117,7 @@ def test_without_a_form_exposed_fields_give_the_order(form: str) -> None:
 
 
 def test_stale_exposed_fields_are_skipped_like_the_gui(caplog: pytest.LogCaptureFixture) -> None:
-    raw = _reference("flux-image-to-image")
+    raw = golden_workflow("flux-image-to-image")
     del raw["form"]
     raw["exposedFields"].insert(1, {"nodeId": "gone", "fieldName": "x"})
     raw["exposedFields"].insert(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +11,8 @@ import pytest
 from invokeai_py_client._exceptions import ValidationError
 from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.graph import build_batch, build_graph, edge_fed_inputs
+from tests.golden import golden_json
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-SKIP_REASON = (
-    "reference data at ../shared/reference is not present "
-    "(it comes from another project and is not committed)"
-)
 NO_VALUE = object()
 
 # The GUI's auto-add board when each reference item was enqueued: GUI state, not part of the
@@ -30,16 +24,9 @@ AUTO_ADD_BOARD = {
 }
 
 
-def _reference(relative: str) -> Any:
-    path = REFERENCE / relative
-    if not path.exists():
-        pytest.skip(SKIP_REASON)
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _server_defaults() -> dict[str, dict[str, Any]]:
     """Each invocation type's input defaults, from the 6.14.2 server's /openapi.json."""
-    schemas = _reference("invokeai-6.14.2-openapi.json")["components"]["schemas"]
+    schemas = golden_json("invokeai-6.14.2-openapi.json")["components"]["schemas"]
     out: dict[str, dict[str, Any]] = {}
     for schema in schemas.values():
         props = schema.get("properties", {})
@@ -57,8 +44,8 @@ def _server_defaults() -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("name", sorted(AUTO_ADD_BOARD))
 def test_graph_equals_what_the_gui_enqueued(name: str) -> None:
-    defn = WorkflowDefinition.from_dict(_reference(f"workflows/{name}.json"))
-    sent = _reference(f"queue-items/{name}.queue-item.json")["session"]["graph"]
+    defn = WorkflowDefinition.from_dict(golden_json(f"workflows/{name}.json"))
+    sent = golden_json(f"queue-items/{name}.queue-item.json")["session"]["graph"]
     defaults = _server_defaults()
 
     graph = build_graph(defn, {}, auto_board_id=AUTO_ADD_BOARD[name])
@@ -78,7 +65,7 @@ def test_graph_equals_what_the_gui_enqueued(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(AUTO_ADD_BOARD))
 def test_untouched_inputs_keep_their_exported_values(name: str) -> None:
-    raw = _reference(f"workflows/{name}.json")
+    raw = golden_json(f"workflows/{name}.json")
     defn = WorkflowDefinition.from_dict(raw)
     graph = build_graph(defn, {})
     fed = edge_fed_inputs(defn)
@@ -94,16 +81,16 @@ def test_untouched_inputs_keep_their_exported_values(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(AUTO_ADD_BOARD))
 def test_edge_fed_inputs_are_the_destinations_the_gui_sent(name: str) -> None:
-    defn = WorkflowDefinition.from_dict(_reference(f"workflows/{name}.json"))
-    sent = _reference(f"queue-items/{name}.queue-item.json")["session"]["graph"]
+    defn = WorkflowDefinition.from_dict(golden_json(f"workflows/{name}.json"))
+    sent = golden_json(f"queue-items/{name}.queue-item.json")["session"]["graph"]
     expected = {(e["destination"]["node_id"], e["destination"]["field"]) for e in sent["edges"]}
     assert edge_fed_inputs(defn) == expected == defn.edge_fed_inputs()
 
 
 @pytest.mark.parametrize("name", sorted(AUTO_ADD_BOARD))
 def test_batch_workflow_is_what_the_server_stored(name: str) -> None:
-    raw = _reference(f"workflows/{name}.json")
-    item = _reference(f"queue-items/{name}.queue-item.json")
+    raw = golden_json(f"workflows/{name}.json")
+    item = golden_json(f"queue-items/{name}.queue-item.json")
     defn = WorkflowDefinition.from_dict(raw)
     graph = build_graph(defn, {})
 

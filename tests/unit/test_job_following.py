@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from invokeai_py_client._flow import Call, Pause
 from invokeai_py_client._following import _Deliver, _NextEvent, _Registry, track_flow
 from invokeai_py_client.events import EventRouter, parse_event
 from invokeai_py_client.jobs import Job
+from tests.golden import golden_json
 
 
 class FakeJob(Job[Any]):
@@ -172,12 +172,7 @@ def test_router_drops_stale_status_events() -> None:
 
 
 def test_recorded_event_stream_parses_into_typed_events() -> None:
-    from pathlib import Path
-
-    ref = Path(__file__).resolve().parents[3] / "shared" / "reference" / "invokeai-6.14.2-events-sample.json"
-    if not ref.exists():
-        pytest.skip("reference data at ../shared/reference is not present (not committed)")
-    records = json.loads(ref.read_text())
+    records = golden_json("invokeai-6.14.2-events-sample.json")
     kinds = {}
     for record in records:
         if record["event"].startswith("__"):

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.outputs import image_names_of, map_outputs
+from tests.golden import golden_json
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-SKIP_REASON = (
-    "reference data at ../shared/reference is not present "
-    "(it comes from another project and is not committed)"
-)
 # The GUI's auto-add board when sdxl-flux-refine ran, and the board set on two save_image nodes.
 AUTO_BOARD = "abf4afa1-5797-48a0-8e4c-f072b51f2151"
 USER_BOARD = "a17c2b12-d25a-4e41-9217-d94a543b9e73"
 
 
-def _reference(relative: str) -> Any:
-    path = REFERENCE / relative
-    if not path.exists():
-        pytest.skip(SKIP_REASON)
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _load(name: str) -> tuple[WorkflowDefinition, dict[str, Any]]:
-    defn = WorkflowDefinition.from_dict(_reference(f"workflows/{name}.json"))
-    return defn, _reference(f"queue-items/{name}.queue-item.json")
+    defn = WorkflowDefinition.from_dict(golden_json(f"workflows/{name}.json"))
+    return defn, golden_json(f"queue-items/{name}.queue-item.json")
 
 
 def _summary(outputs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

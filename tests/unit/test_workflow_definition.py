@@ -14,21 +14,9 @@ from invokeai_py_client._exceptions import ValidationError
 from invokeai_py_client.workflow.definition import WorkflowDefinition
 from invokeai_py_client.workflow.form import form_inputs
 from invokeai_py_client.workflow.graph import build_graph
+from tests.golden import golden_path, golden_workflow
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-SKIP_REASON = (
-    "reference data at ../shared/reference is not present "
-    "(it comes from another project and is not committed)"
-)
 NAMES = ("sdxl-text-to-image", "flux-image-to-image", "sdxl-flux-refine")
-
-
-def _reference(name: str) -> dict[str, Any]:
-    path = REFERENCE / "workflows" / f"{name}.json"
-    if not path.exists():
-        pytest.skip(SKIP_REASON)
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 def _problems(data: Any) -> list[str]:
@@ -42,8 +30,8 @@ def _problems(data: Any) -> list[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_workflows_load(name: str) -> None:
-    path = REFERENCE / "workflows" / f"{name}.json"
-    raw = _reference(name)
+    path = golden_path(f"workflows/{name}.json")
+    raw = golden_workflow(name)
     defn = WorkflowDefinition.from_file(path)
     assert defn.name == raw["name"] and defn.description == raw["description"]
     assert defn.version == raw["version"]
@@ -58,7 +46,7 @@ def test_reference_workflows_load(name: str) -> None:
 
 
 def test_nothing_handed_out_aliases_the_definition() -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     original = copy.deepcopy(raw)
     defn = WorkflowDefinition.from_dict(raw)
     raw["nodes"].clear()  # the caller's dict is copied, not kept
@@ -74,7 +62,7 @@ def test_nothing_handed_out_aliases_the_definition() -> None:
 
 
 def test_from_json_accepts_text_and_bytes() -> None:
-    text = json.dumps(_reference("flux-image-to-image"))
+    text = json.dumps(golden_workflow("flux-image-to-image"))
     assert (
         WorkflowDefinition.from_json(text).nodes
         == WorkflowDefinition.from_json(text.encode()).nodes
@@ -82,7 +70,7 @@ def test_from_json_accepts_text_and_bytes() -> None:
 
 
 def test_version_4_with_connectors_loads() -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     raw["meta"]["version"] = "4.0.0"
     raw["nodes"].append(
         {
@@ -96,7 +84,7 @@ def test_version_4_with_connectors_loads() -> None:
 
 
 def test_version_2_has_no_form_and_uses_exposed_fields() -> None:
-    raw = _reference("flux-image-to-image")
+    raw = golden_workflow("flux-image-to-image")
     raw["meta"]["version"] = "2.0.0"  # a 2.0.0 export has no form; a stray one is ignored
     defn = WorkflowDefinition.from_dict(raw)
     assert defn.form is None
@@ -104,7 +92,7 @@ def test_version_2_has_no_form_and_uses_exposed_fields() -> None:
 
 
 def test_version_1_is_read_with_the_guis_defaults() -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     raw["meta"] = {"version": "1.0.0"}  # 1.0.0 had no category
     del raw["form"], raw["author"], raw["exposedFields"]
     for node in raw["nodes"]:
@@ -129,7 +117,7 @@ def test_version_1_is_read_with_the_guis_defaults() -> None:
 
 @pytest.mark.parametrize("version", ["5.0.0", "0.9.0", "10.1.0"])
 def test_unknown_schema_major_names_the_file_and_the_version(tmp_path: Path, version: str) -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     raw["meta"]["version"] = version
     path = tmp_path / "future.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
@@ -140,7 +128,7 @@ def test_unknown_schema_major_names_the_file_and_the_version(tmp_path: Path, ver
 
 def test_not_json_names_file_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
-    lines = json.dumps(_reference("sdxl-text-to-image"), indent=1).splitlines()
+    lines = json.dumps(golden_workflow("sdxl-text-to-image"), indent=1).splitlines()
     lines[4] += " oops"  # after the 4th member's value, where a comma must come
     path.write_text("\n".join(lines), encoding="utf-8")
     column = len(lines[4]) - len("oops") + 1  # 1-based, at the "o"
@@ -169,7 +157,7 @@ def test_missing_nodes_and_edges_are_both_named() -> None:
 
 
 def test_edges_to_missing_nodes() -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     raw["edges"][0]["source"] = "ghost-a"
     raw["edges"][1]["target"] = "ghost-b"
     problems = _problems(raw)
@@ -290,13 +278,13 @@ def _input_missing(raw: dict[str, Any]) -> str:
     ],
 )
 def test_form_must_be_a_tree_over_existing_inputs(breaker: FormBreaker) -> None:
-    raw = _reference("sdxl-flux-refine")  # its Form nests containers, headings aside
+    raw = golden_workflow("sdxl-flux-refine")  # its Form nests containers, headings aside
     expected = breaker(raw)
     assert expected in _problems(raw)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     messages = [_child_missing(raw), _node_missing(raw), _unreachable(raw)]
     raw["edges"][0]["target"] = "ghost-node"
     path = tmp_path / "many.json"
@@ -310,7 +298,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_malformed_pieces() -> None:
-    raw = _reference("sdxl-text-to-image")
+    raw = golden_workflow("sdxl-text-to-image")
     raw["nodes"].append(copy.deepcopy(raw["nodes"][0]))
     raw["nodes"][1]["data"].pop("type")
     raw["edges"][2]["type"] = "fancy"

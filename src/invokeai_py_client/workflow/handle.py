@@ -19,12 +19,12 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from .._exceptions import InvokeAIError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
 from .._resource import Resource, operation
-from ..jobs import EventCallback, Job, JobBatch, submit_flow
+from ..jobs import Job, JobBatch, WaitOptions, submit_flow
 from ..models import list_models_flow
 from ..queue_models import QueueItem
 from .batch_nodes import batch_fed_inputs, require_one_item
@@ -34,7 +34,7 @@ from .form import form_inputs
 from .model_sync import ModelChange, ModelReference, is_model_identifier, plan_model_sync
 from .outputs import map_outputs
 from .schema import InvocationCatalog
-from .submit import Snapshot, load_uploads, prepare_flow
+from .submit import Snapshot, SubmitOptions, load_uploads, prepare_flow
 
 __all__ = ["AsyncWorkflowHandle", "IndexDrift", "WorkflowHandle", "WorkflowInput"]
 
@@ -324,17 +324,9 @@ class WorkflowHandle(Resource[Runner]):
         return changes
 
     def _submit_flow(
-        self,
-        snapshot: Snapshot,
-        uploads: Mapping[int, tuple[str, bytes]],
-        prepend: bool,
-        origin: str | None,
-        destination: str | None,
+        self, snapshot: Snapshot, uploads: Mapping[int, tuple[str, bytes]], options: SubmitOptions
     ) -> Flow[JobBatch[Runner]]:
-        bodies = yield from prepare_flow(
-            self._definition, snapshot, uploads, create_boards=self.create_missing_boards,
-            prepend=prepend, origin=origin, destination=destination,
-        )
+        bodies = yield from prepare_flow(self._definition, snapshot, uploads, self.create_missing_boards, options)
         batch = yield from submit_flow(self._runner, self._queue_id, bodies)
         if len(batch):
             self._last_job.set(batch[-1])
@@ -342,26 +334,18 @@ class WorkflowHandle(Resource[Runner]):
 
     @operation
     def submit_batch_sync(
-        self,
-        *,
-        runs: int = 1,
-        zipped: Sequence[Sequence[int | str]] = (),
-        prepend: bool = False,
-        origin: str | None = None,
-        destination: str | None = None,
+        self, *, runs: int = 1, zipped: Sequence[Sequence[int | str]] = (), **options: Unpack[SubmitOptions]
     ) -> Flow[JobBatch[Runner]]:
         """Enqueue `runs` runs and every sweep (``field.values = [...]``) as few batches as possible."""
         snapshot = self._snapshot(runs, zipped)
-        return self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)
+        return self._submit_flow(snapshot, load_uploads(snapshot), options)
 
     @operation
-    def submit_sync(
-        self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None
-    ) -> Flow[Job[Runner]]:
+    def submit_sync(self, **options: Unpack[SubmitOptions]) -> Flow[Job[Runner]]:
         """Validate, upload/resolve, and enqueue ONE run; returns its `Job`."""
         self._require_single_run("submit_batch_sync()")
         snapshot = self._snapshot(1, ())
-        return _only((yield from self._submit_flow(snapshot, load_uploads(snapshot), prepend, origin, destination)))
+        return _only((yield from self._submit_flow(snapshot, load_uploads(snapshot), options)))
 
     def _last(self, submission: Job[Runner] | None) -> Job[Runner]:
         job = submission if submission is not None else self._last_job.get()
@@ -370,18 +354,13 @@ class WorkflowHandle(Resource[Runner]):
         return job
 
     def wait_for_completion_sync(
-        self,
-        submission: Job[Runner] | None = None,
-        timeout: float | None = None,
-        *,
-        on_event: EventCallback | None = None,
-        cancel_on_timeout: bool = False,
+        self, submission: Job[Runner] | None = None, timeout: float | None = None, **options: Unpack[WaitOptions]
     ) -> QueueItem:
         """Wait for `submission` (default: the last one of this thread); returns the finished item."""
         job = self._last(submission)
         if not isinstance(self._runner, SyncRunner):
             raise InvokeAIError("wait_for_completion_sync() is for the sync client; await wait_for_completion()")
-        return self._runner.run(job._wait(timeout, on_event, cancel_on_timeout))
+        return self._runner.run(job._wait(timeout, options))
 
     async def _run(self, make: Any) -> Any:
         """Run a flow made by `make()`: awaited on the async client, on a worker thread on the sync one."""
@@ -390,54 +369,34 @@ class WorkflowHandle(Resource[Runner]):
         runner = self._runner
         return await asyncio.to_thread(lambda: runner.run(make()))
 
-    async def submit(
-        self, *, prepend: bool = False, origin: str | None = None, destination: str | None = None
-    ) -> Job[Runner]:
+    async def submit(self, **options: Unpack[SubmitOptions]) -> Job[Runner]:
         """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client)."""
         self._require_single_run("submit_batch()")
-        return _only(await self._submit_async(1, (), prepend, origin, destination))
+        return _only(await self._submit_async(1, (), options))
 
     async def submit_batch(
-        self,
-        *,
-        runs: int = 1,
-        zipped: Sequence[Sequence[int | str]] = (),
-        prepend: bool = False,
-        origin: str | None = None,
-        destination: str | None = None,
+        self, *, runs: int = 1, zipped: Sequence[Sequence[int | str]] = (), **options: Unpack[SubmitOptions]
     ) -> JobBatch[Runner]:
         """`submit_batch_sync` as a coroutine (on either client)."""
-        return await self._submit_async(runs, zipped, prepend, origin, destination)
+        return await self._submit_async(runs, zipped, options)
 
     async def _submit_async(
-        self,
-        runs: int,
-        zipped: Sequence[Sequence[int | str]],
-        prepend: bool,
-        origin: str | None,
-        destination: str | None,
+        self, runs: int, zipped: Sequence[Sequence[int | str]], options: SubmitOptions
     ) -> JobBatch[Runner]:
         snapshot = self._snapshot(runs, zipped)
         uploads = await asyncio.to_thread(load_uploads, snapshot)  # file reads stay off the loop
-        batch: JobBatch[Runner] = await self._run(
-            lambda: self._submit_flow(snapshot, uploads, prepend, origin, destination)
-        )
+        batch: JobBatch[Runner] = await self._run(lambda: self._submit_flow(snapshot, uploads, options))
         if len(batch):
             self._last_job.set(batch[-1])  # in the caller's context, not the worker thread's
         return batch
 
     async def wait_for_completion(
-        self,
-        submission: Job[Runner] | None = None,
-        timeout: float | None = None,
-        *,
-        on_event: EventCallback | None = None,
-        cancel_on_timeout: bool = False,
+        self, submission: Job[Runner] | None = None, timeout: float | None = None, **options: Unpack[WaitOptions]
     ) -> QueueItem:
         """Wait for `submission` (default: the last one of this task or thread); returns the item."""
         job = self._last(submission)
         item: QueueItem = await self._run(
-            lambda: job._wait(timeout, on_event, cancel_on_timeout)
+            lambda: job._wait(timeout, options)
         )
         return item
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from .._exceptions import ValidationError
 from .._flow import Flow, Once
@@ -31,7 +31,7 @@ from .fields import InputField, is_local_image
 from .graph import build_batch, build_graph
 from .schema import InputSpec
 
-__all__ = ["Snapshot", "load_uploads", "prepare_flow"]
+__all__ = ["Snapshot", "SubmitOptions", "load_uploads", "prepare_flow"]
 
 log = logging.getLogger("invokeai_py_client.workflow")
 
@@ -155,15 +155,23 @@ def _prefetch_flow(
     return pre
 
 
+class SubmitOptions(TypedDict, total=False):
+    """Where a submission goes on the queue and how it is tagged."""
+
+    prepend: bool
+    """Put it at the front of the queue."""
+    origin: str | None
+    """The batch's `origin` (default ``invokeai-py-client``)."""
+    destination: str | None
+    """The batch's `destination` (default: a unique tag, so a lost answer can be looked up)."""
+
+
 def prepare_flow(
     definition: WorkflowDefinition,
     snapshot: Snapshot,
     uploads: Mapping[int, tuple[str, bytes]],
-    *,
     create_boards: bool,
-    prepend: bool,
-    origin: str | None,
-    destination: str | None,
+    options: SubmitOptions,
 ) -> Flow[list[dict[str, Any]]]:
     """Resolve every value, expand sweeps and build the enqueue bodies."""
     node_data = batch_data_from_nodes(definition)
@@ -196,8 +204,8 @@ def prepare_flow(
         graph = build_graph(definition, {**fixed, **dict(zip(split_keys, combo, strict=True))})
         bodies.append(
             build_batch(
-                definition, graph, origin=origin, destination=destination,
-                runs=snapshot.runs, data=data or None, prepend=prepend,
+                definition, graph, origin=options.get("origin"), destination=options.get("destination"),
+                runs=snapshot.runs, data=data or None, prepend=options.get("prepend", False),
             )
         )
     return bodies
