@@ -41,8 +41,12 @@ def test_unknown_route_is_an_error_not_html(server_url: str) -> None:
             client.request("GET", "/api/v1/queue/default/i/999999999")
 
 
+CONCURRENT = 8
+"""Jobs in flight at once: each on its own thread or task, each with its own width to tell results apart."""
+
+
 @pytest.mark.parametrize("use_events", [True, False], ids=["events", "polling"])
-def test_twenty_concurrent_jobs_from_threads_each_get_their_own_result(server_url: str, use_events: bool) -> None:
+def test_concurrent_jobs_from_threads_each_get_their_own_result(server_url: str, use_events: bool) -> None:
     with InvokeAIClient.from_url(server_url, use_events=use_events) as client:
 
         def run(i: int) -> tuple[int, int]:
@@ -50,14 +54,14 @@ def test_twenty_concurrent_jobs_from_threads_each_get_their_own_result(server_ur
             item = job.wait(timeout=120)
             return i, result_width(item)
 
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            results = list(pool.map(run, range(20)))
-        assert [w for _, w in results] == [64 + 8 * i for i in range(20)]
+        with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+            results = list(pool.map(run, range(CONCURRENT)))
+        assert [w for _, w in results] == [64 + 8 * i for i in range(CONCURRENT)]
         if use_events:
             assert client._runner.hub.connected
 
 
-def test_twenty_concurrent_jobs_with_asyncio(server_url: str) -> None:
+def test_concurrent_jobs_with_asyncio(server_url: str) -> None:
     async def main() -> list[int]:
         async with AsyncInvokeAIClient.from_url(server_url) as client:
 
@@ -66,11 +70,11 @@ def test_twenty_concurrent_jobs_with_asyncio(server_url: str) -> None:
                 item = await batch[0].wait(timeout=120)
                 return result_width(item)
 
-            widths = await asyncio.gather(*(run(i) for i in range(20)))
+            widths = await asyncio.gather(*(run(i) for i in range(CONCURRENT)))
             assert client._runner.hub.connected
             return list(widths)
 
-    assert asyncio.run(main()) == [64 + 8 * i for i in range(20)]
+    assert asyncio.run(main()) == [64 + 8 * i for i in range(CONCURRENT)]
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

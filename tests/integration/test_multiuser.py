@@ -37,6 +37,8 @@ from invokeai_py_client import (
     PermissionDeniedError,
 )
 from invokeai_py_client.server import LocalServer, LocalServerError
+from invokeai_py_client.server._common import port_is_free
+from invokeai_py_client.server.local import is_invokeai_web
 from tests.graphs import blank_image_body
 
 INSTANCE = "multiuser-test"
@@ -329,3 +331,25 @@ def test_after_a_password_change_the_client_keeps_working_and_its_socket_reconne
             == "completed"
         )
         assert client._runner.hub.connected
+
+
+# --- last: up again, then down (it stops this module's server) --------------------------
+
+
+def test_up_again_is_one_process_and_down_frees_the_port(multiuser: MultiUserServer) -> None:
+    server = LocalServer(instance=INSTANCE, multiuser=True)
+    state = server.status()
+    assert state.running and state.pid is not None and is_invokeai_web(state.pid)
+    assert server.up() == multiuser.url
+    assert server.status().pid == state.pid
+    port = int(multiuser.url.rsplit(":", 1)[1])
+    assert not port_is_free(port)
+
+    assert server.down() is True
+    assert server.url() is None
+    assert not is_invokeai_web(state.pid)
+    deadline = time.monotonic() + 10
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_is_free(port)
+    assert server.down() is False

@@ -99,22 +99,22 @@ def test_sweep_of_seed_by_steps_is_one_request_with_labelled_images(server_url: 
     with InvokeAIClient.from_url(server_url) as client:
         wf = client.workflow_repo.create_workflow(txt2img_workflow())
         wf.sync_dnn_model(by_name=True)
-        wf.get_input_value("Seed").values = [1, 2, 3, 4]
-        wf.get_input_value("Steps").values = [2, 3, 4]
+        wf.get_input_value("Seed").values = [1, 2, 3]
+        wf.get_input_value("Steps").values = [2, 3]
         wf.get_input_value("Board").value = unique("invokeai-py-test-sweep")
         batch = wf.submit_batch_sync()
         assert len(batch.results) == 1, "a sweep of ints must be one enqueue_batch request"
-        assert batch.results[0].requested == 12 and batch.results[0].enqueued == 12
+        assert batch.results[0].requested == 6 and batch.results[0].enqueued == 6
         items = batch.wait(timeout=600)
         outputs = wf.map_outputs_to_images(items)
         finals = [o for o in outputs if o["node_id"] == "l2i"]
         combos = {(o["field_values"]["noise.seed"], o["field_values"]["denoise.steps"]) for o in finals}
-        assert combos == {(s, n) for s in (1, 2, 3, 4) for n in (2, 3, 4)}
+        assert combos == {(s, n) for s in (1, 2, 3) for n in (2, 3)}
         board_ids = {o["board_id"] for o in finals}
         board = client.board_repo.get_board_handle(unique("invokeai-py-test-sweep"))
         assert board_ids == {board.board_id}
         names = [n for o in finals for n in o["image_names"]]
-        assert len(set(names)) == 12
+        assert len(set(names)) == 6
         assert set(names) <= set(board.list_image_names(limit=100))
         client.board_repo.delete_board(board.board_id, delete_images=True)
 
