@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._exceptions import APIConnectionError, InternalServerError, InvokeAIError, JobLostError
 from ._flow import AsyncRunner, Flow, Pause, SyncRunner, backoff, call
@@ -22,12 +22,20 @@ from ._transport import segment
 from .events import Event, QueueItemStatusChangedEvent
 from .queue_models import TERMINAL_STATUSES, QueueItem
 
-if TYPE_CHECKING:
-    from .jobs import Job
-
 __all__ = ["close_trackers", "item_summaries_flow", "items_by_ids_flow", "queue_path", "track_flow"]
 
 log = logging.getLogger("invokeai_py_client.jobs")
+
+
+class Followed(Protocol):
+    """What the tracker needs of a job (`jobs.Job` is one): its item, and a way to settle it."""
+
+    item_id: int
+    _seen: list[Event]
+
+    def done(self) -> bool: ...
+
+    def _settle(self, item: QueueItem | None, error: InvokeAIError | None) -> None: ...
 
 POLL_FIRST = 0.05
 POLL_MAX = 0.5
@@ -84,11 +92,11 @@ class _Registry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs: dict[int, Job[Any]] = {}
+        self._jobs: dict[int, Followed] = {}
         self.running = False
         self.closed = False
 
-    def add(self, jobs: Sequence[Job[Any]]) -> bool:
+    def add(self, jobs: Sequence[Followed]) -> bool:
         """Track `jobs`; True when no tracker runs yet (the caller starts one)."""
         with self._lock:
             if self.closed:
@@ -108,11 +116,11 @@ class _Registry:
                 return []
             return list(self._jobs)
 
-    def get(self, item_id: int) -> Job[Any] | None:
+    def get(self, item_id: int) -> Followed | None:
         with self._lock:
             return self._jobs.get(item_id)
 
-    def pop(self, item_id: int) -> Job[Any] | None:
+    def pop(self, item_id: int) -> Followed | None:
         with self._lock:
             return self._jobs.pop(item_id, None)
 
@@ -248,7 +256,7 @@ class Track:
     """Hand jobs to the client's tracker for their queue, starting it if it is not running."""
 
     queue_id: str
-    jobs: Sequence[Job[Any]]
+    jobs: Sequence[Followed]
 
     def run_sync(self, runner: SyncRunner) -> None:
         registry = _registry(runner, self.queue_id)
