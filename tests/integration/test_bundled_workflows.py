@@ -130,6 +130,47 @@ def test_base_is_64px_and_deterministic_per_seed(session: Session) -> None:
     assert np.abs(first - other).mean() > 0.1
 
 
+def test_an_image_made_here_embeds_the_values_that_ran(session: Session) -> None:
+    """Reopened in the editor ("Load Workflow"), the image shows what made it, as a GUI-made one does."""
+    wf = session.workflow("sdxl_base.json")
+    typed = {0: "a lighthouse at dusk", 1: "blurry", 2: 42, 3: 2, 4: 5.5, 5: 64, 6: 72, 9: "dpmpp_2m"}
+    _, outputs = session.run(wf, {**typed, 8: "tiny-sdxl"})
+    name, _ = session.final_image(outputs)
+
+    embedded = session.client.image_repo.get_workflow(name).workflow
+    assert embedded is not None
+    inputs = {n["id"]: n["data"]["inputs"] for n in embedded["nodes"] if n["type"] == "invocation"}
+
+    def embedded_value(index: int) -> Any:
+        ref = wf.get_input(index)
+        return inputs[ref.node_id][ref.field_name]["value"]
+
+    for index, value in typed.items():
+        assert embedded_value(index) == value, wf.get_input(index).label
+    installed = {m.name: m for m in session.client.dnn_model_repo.list_models()}
+    assert embedded_value(8)["key"] == installed["tiny-sdxl"].key  # the model that ran, not the file's stale key
+    assert embedded_value(7) == {"board_id": session.board_id}
+
+
+@pytest.mark.parametrize("filename", sorted(BUNDLED_WORKFLOWS))
+def test_installed_bundled_workflows_name_this_servers_models(session: Session, filename: str) -> None:
+    repo = session.client.workflow_repo
+    workflow_id = repo.install(WorkflowDefinition.from_file(bundled_workflow_path(filename)))
+    try:
+        stored = repo.get(workflow_id)
+        installed_keys = {m.key for m in session.client.dnn_model_repo.list_models()}
+        references = [
+            entry["value"]
+            for node in stored.nodes.values() if node.get("type") == "invocation"
+            for entry in node["data"]["inputs"].values()
+            if isinstance(entry.get("value"), dict) and "key" in entry["value"] and "base" in entry["value"]
+        ]
+        assert references, f"{filename} holds no model reference"
+        assert {r["key"] for r in references} <= installed_keys
+    finally:
+        repo.delete(workflow_id)
+
+
 def test_refiner_keeps_size_and_strength_controls_the_change(session: Session) -> None:
     base_name, _ = _txt2img(session, seed=5)
     wf = session.workflow("sdxl_refiner.json")

@@ -224,6 +224,19 @@ def test_up_again_is_the_same_process(server_url: str) -> None:
     assert not port_is_free(int(server_url.rsplit(":", 1)[1]))
 
 
+def test_the_web_uis_socket_polling_request_is_answered(server_url: str) -> None:
+    """Browsers open Socket.IO by long-polling with gzip accepted; InvokeAI's gzip responder
+    answered that with 500 (so the UI never got events) until we turned compression off."""
+    response = httpx.get(
+        f"{server_url}/ws/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        headers={"Accept-Encoding": "gzip, deflate, br"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.text.startswith('0{"sid":')  # the engine.io OPEN packet
+
+
 def test_cli_url_prints_the_running_server(server_url: str) -> None:
     if LocalServer().url() != server_url:
         pytest.skip("INVOKEAI_URL points at a server this package did not start")

@@ -112,6 +112,44 @@ def test_batch_workflow_is_what_the_server_stored(name: str) -> None:
     assert (item["origin"], item["destination"]) == ("workflows", "gallery")
 
 
+def _edited(value: Any) -> Any:
+    """A different value of the same kind, as a user would type into the editor."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 3
+    if isinstance(value, str):
+        return value + " (edited)"
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(AUTO_ADD_BOARD))
+def test_embedded_workflow_carries_the_values_that_ran_as_the_gui_embeds_them(name: str) -> None:
+    raw = golden_json(f"workflows/{name}.json")
+    item = golden_json(f"queue-items/{name}.queue-item.json")
+    defn = WorkflowDefinition.from_dict(raw)
+    # The GUI embeds the editor's document: edited values sit in data.inputs[name].value.
+    gui = copy.deepcopy(item["workflow"])
+    values: dict[tuple[str, str], Any] = {}
+    for node in gui["nodes"]:
+        if node["type"] != "invocation":
+            continue
+        for field_name, entry in node["data"]["inputs"].items():
+            new = _edited(entry.get("value"))
+            if new is not None and (node["id"], field_name) not in defn.edge_fed_inputs():
+                entry["value"] = new
+                values[(node["id"], field_name)] = new
+    assert len(values) >= 5
+
+    batch = build_batch(defn, build_graph(defn, values), origin=None, destination=None, values=values)["batch"]
+
+    assert batch["workflow"] == gui
+    graph_nodes = batch["graph"]["nodes"]
+    for (node_id, field_name), value in values.items():
+        if node_id in graph_nodes:
+            assert graph_nodes[node_id][field_name] == value
+
+
 def test_batch_carries_runs_data_and_prepend() -> None:
     defn = WorkflowDefinition.from_dict(_workflow([_node("a", "integer", {"value": 1})], []))
     data = [[{"node_path": "a", "field_name": "value", "items": [1, 2, 3]}]]

@@ -123,6 +123,9 @@ def invokeai_yaml(port: int, *, multiuser: bool = False) -> str:
     """The `invokeai.yaml` of a CPU-only local server listening on 127.0.0.1:`port`.
 
     `multiuser` turns on InvokeAI's user accounts (every API call then needs a token).
+    Response compression is off: InvokeAI 6.14's gzip responder answers the web UI's
+    Socket.IO long-polling request (which accepts gzip) with HTTP 500 on the starlette its
+    constraints pin, so the UI would never get events; on loopback it saves nothing anyway.
     """
     text = (
         "# Written by invokeai-py-client; rewritten on every start.\n"
@@ -133,6 +136,7 @@ def invokeai_yaml(port: int, *, multiuser: bool = False) -> str:
         "log_format: plain\n"
         "device: cpu\n"
         "precision: float32\n"
+        "http_compression_level: 0\n"
     )
     return text + "multiuser: true\n" if multiuser else text
 

@@ -98,13 +98,17 @@ class WorkflowDefinition:
         """A deep copy of the workflow exactly as it was loaded."""
         return copy.deepcopy(self._raw)
 
-    def server_workflow(self) -> dict[str, Any]:
+    def server_workflow(self, values: Mapping[tuple[str, str], Any] | None = None) -> dict[str, Any]:
         """The workflow as the GUI sends it to the server: without `id`, known keys only.
 
         This is the `workflow` of an enqueued batch (embedded in the output images) and
         the body of a workflow-library save. Nodes keep id/type/data/position and edges
         their reactflow keys, as `buildWorkflow.ts` does; missing 1.x strings and the
         category are filled with the GUI's defaults so the server accepts the body.
+
+        `values` (``{(node_id, field_name): value}``, as the graph gets them) are written
+        where the editor keeps an input's value (``data.inputs[name].value``), so an image
+        reopens in the editor with the values it was made with, as a GUI-made one does.
         """
         out: dict[str, Any] = {}
         for key in _WORKFLOW_KEYS:
@@ -112,6 +116,12 @@ class WorkflowDefinition:
                 out[key] = copy.deepcopy(self._doc[key])
         out["nodes"] = [_pick(n, ("id", "type", "data", "position")) for n in self._doc["nodes"]]
         out["edges"] = [_edge_for_server(e) for e in self._doc["edges"]]
+        if values:
+            by_id = {n["id"]: n for n in out["nodes"]}
+            for (node_id, name), value in values.items():
+                entry = by_id.get(node_id, {}).get("data", {}).get("inputs", {}).get(name)
+                if isinstance(entry, dict):
+                    entry["value"] = copy.deepcopy(value)
         return out
 
     @property

@@ -160,11 +160,13 @@ def build_batch(
     runs: int = 1,
     data: Sequence[Sequence[Mapping[str, Any]]] | None = None,
     prepend: bool = False,
+    values: Mapping[tuple[str, str], Any] | None = None,
 ) -> dict[str, Any]:
     """The `enqueue_batch` body: the graph plus the workflow to embed in the output images.
 
     `data` is `Batch.data` (a list of zipped lists of ``{node_path, field_name,
-    items}``); like the GUI an absent one is sent as ``[]``.
+    items}``); like the GUI an absent one is sent as ``[]``. `values` are the inputs
+    that ran, written into the embedded workflow (see `server_workflow`).
     """
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValidationError(f"runs must be an integer >= 1, got {runs!r}")
@@ -172,7 +174,7 @@ def build_batch(
         "prepend": prepend,
         "batch": {
             "graph": copy.deepcopy(dict(graph)),
-            "workflow": defn.server_workflow(),
+            "workflow": defn.server_workflow(values),
             "runs": runs,
             "origin": origin,
             "destination": destination,

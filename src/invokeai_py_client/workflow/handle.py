@@ -316,12 +316,25 @@ class WorkflowHandle(Resource[Runner]):
         Matches by hash, then key, then (by_name) name, then (by_base) another model
         of the same base and type. Inputs you set are never changed.
         """
+        return self._sync_models_flow(by_name, by_base)
+
+    def _sync_models_flow(self, by_name: bool, by_base: bool) -> Flow[list[ModelChange]]:
         installed = yield from list_models_flow()
         changes = plan_model_sync(
             self.model_references(), [m.to_dict() for m in installed], by_name=by_name, by_base=by_base
         )
         self._apply_model_changes(changes)
         return changes
+
+    def synced_definition(self) -> WorkflowDefinition:
+        """The workflow with its model references as synced to this server (see `sync_dnn_model`).
+
+        Saved in the server's library, it opens in the editor without "Unable to find
+        model" (model keys are random per install: the file's keys exist nowhere else).
+        """
+        return WorkflowDefinition.from_dict(
+            self._definition.server_workflow(self._model_overrides), source=self._definition.source
+        )
 
     def _submit_flow(
         self, snapshot: Snapshot, uploads: Mapping[int, tuple[str, bytes]], options: SubmitOptions

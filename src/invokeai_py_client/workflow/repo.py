@@ -81,15 +81,19 @@ class WorkflowRepository(Resource[Runner]):
     @operation
     def save(self, definition: WorkflowDefinition) -> Flow[str]:
         """Store a workflow in the library (updates it when it has an id); returns its id."""
-        body = definition.server_workflow()
-        workflow_id = definition.id
-        if workflow_id:
-            body["id"] = workflow_id
-            path = f"{_BASE}/i/{segment(workflow_id, 'workflow id')}"
-            answer = yield from call(dict[str, Any], "PATCH", path, json={"workflow": body}, retry=False)
-        else:
-            answer = yield from call(dict[str, Any], "POST", f"{_BASE}/", json={"workflow": body}, retry=False)
-        return str(answer["workflow_id"])
+        return _save_flow(definition)
+
+    @operation
+    def install(self, definition: WorkflowDefinition, *, by_name: bool = True, by_base: bool = True) -> Flow[str]:
+        """Save a workflow (e.g. a bundled one) into the library with its models synced first.
+
+        Its model references then name this server's models, so it opens in the editor
+        cleanly; returns the new library id.
+        """
+        catalog = yield Once("catalog", catalog_flow)
+        handle = WorkflowHandle(self._runner, self._queue.queue_id, definition, catalog)
+        yield from handle._sync_models_flow(by_name, by_base)
+        return (yield from _save_flow(handle.synced_definition()))
 
     @operation
     def delete(self, workflow_id: str) -> Flow[None]:
@@ -105,6 +109,18 @@ class WorkflowRepository(Resource[Runner]):
             raise InvokeAIError(f"image {image_name!r} carries no workflow")
         data = workflow if isinstance(workflow, Mapping) else json.loads(workflow)
         return WorkflowDefinition.from_dict(data, source=f"image {image_name}")
+
+
+def _save_flow(definition: WorkflowDefinition) -> Flow[str]:
+    body = definition.server_workflow()
+    workflow_id = definition.id
+    if workflow_id:
+        body["id"] = workflow_id
+        path = f"{_BASE}/i/{segment(workflow_id, 'workflow id')}"
+        answer = yield from call(dict[str, Any], "PATCH", path, json={"workflow": body}, retry=False)
+    else:
+        answer = yield from call(dict[str, Any], "POST", f"{_BASE}/", json={"workflow": body}, retry=False)
+    return str(answer["workflow_id"])
 
 
 AsyncWorkflowRepository = WorkflowRepository[AsyncRunner]

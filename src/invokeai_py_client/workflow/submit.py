@@ -200,12 +200,15 @@ def prepare_flow(
     data = node_data + _batch_data(server_sweeps, snapshot.zip_groups)
     split_keys = list(split_sweeps)
     bodies = []
+    # The server stores one workflow per batch: a server-side sweep embeds its first value.
+    first_of_sweeps = {k: items[0] for k, items in server_sweeps.items() if items}
     for combo in itertools.product(*(split_sweeps[k] for k in split_keys)):
-        graph = build_graph(definition, {**fixed, **dict(zip(split_keys, combo, strict=True))})
+        values = {**fixed, **dict(zip(split_keys, combo, strict=True))}
         bodies.append(
             build_batch(
-                definition, graph, origin=options.get("origin"), destination=options.get("destination"),
-                runs=snapshot.runs, data=data or None, prepend=options.get("prepend", False),
+                definition, build_graph(definition, values), origin=options.get("origin"),
+                destination=options.get("destination"), runs=snapshot.runs, data=data or None,
+                prepend=options.get("prepend", False), values={**first_of_sweeps, **values},
             )
         )
     return bodies
