@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Browser tests drive Debian's chromium (playwright cannot download its own browser offline).
+CHROMIUM_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then sh -c '$(CHROMIUM_INSTALL)'; else sudo sh -c '$(CHROMIUM_INSTALL)'; fi; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,quality]'
