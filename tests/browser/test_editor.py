@@ -177,4 +177,5 @@ def test_a_gui_run_is_followed_from_python_and_embeds_what_a_library_run_embeds(
     (library_image,) = [
         n for o in wf.map_outputs_to_images(library_item) if not o["is_intermediate"] for n in o["image_names"]
     ]
-    assert embedded_values(client, library_image) == embedded_values(client, gui_image)
+    assert embedded_values(client, library_image) == embedded_values(client, gui_image)  # the values, readably
+    assert client.image_repo.get_workflow(library_image).workflow == client.image_repo.get_workflow(gui_image).workflow
