@@ -57,6 +57,7 @@ __all__ = [
     "SyncRunner",
     "backoff",
     "call",
+    "check_media",
     "exchange",
     "perform",
 ]
@@ -72,7 +73,8 @@ T_runner = TypeVar("T_runner")
 class Call(Generic[T]):
     """One API request; its answer is validated into `into` (raw JSON when None).
 
-    `retry=None` retries idempotent methods only. `expect="bytes"` answers the body,
+    `retry=None` retries idempotent methods only. `expect="bytes"` answers the body
+    (`"image"`: and checks that it is one),
     `stream=True` the open `httpx.Response` (the caller closes it).
     """
 
@@ -84,11 +86,13 @@ class Call(Generic[T]):
     files: Any = None
     data: Any = None
     retry: bool | None = None
-    expect: Literal["json", "bytes", "none"] = "json"
+    expect: Literal["json", "bytes", "image", "none"] = "json"
     timeout: float | None = None
     stream: bool = False
     authenticate: bool = True
     """False for the login request itself (it must not wait for the client's login)."""
+    secret: bool = False
+    """The body holds a secret (a password): an error keeps no copy of the request body."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class CallOptions(TypedDict, total=False):
     retry: bool | None
     timeout: float | None
     authenticate: bool
+    secret: bool
 
 
 def call(into: type[T], method: str, path: str, **options: Unpack[CallOptions]) -> Flow[T]:
@@ -174,7 +179,9 @@ def _adapter(into: Any) -> pydantic.TypeAdapter[Any]:
 def _decode(call: Call[Any], response: httpx.Response) -> Any:
     if call.stream:
         return response
-    if call.expect == "bytes":
+    if call.expect == "image":
+        check_media(response, "image/")
+    if call.expect in ("bytes", "image"):
         return response.content
     if call.expect == "none" or response.status_code == 204 or not response.content:
         value = None
@@ -201,6 +208,17 @@ def _decode(call: Call[Any], response: httpx.Response) -> Any:
             f"{exc.error_count()} problem(s))",
             response=response,
         ) from exc
+
+
+def check_media(response: httpx.Response, prefix: str) -> None:
+    """Raise `APIResponseError` unless the response's content type starts with `prefix`."""
+    media = response.headers.get("content-type", "")
+    if not media.startswith(prefix):
+        raise APIResponseError(
+            f"{response.request.method} {safe_url(response.request)} answered {media or 'no content type'}, "
+            f"not {prefix.rstrip('/')} (a proxy's page?)",
+            response=response,
+        )
 
 
 def exchange(call: Call[T], options: ClientOptions) -> Generator[CustomStep[Any], Any, T]:
@@ -272,9 +290,23 @@ def _expanded(flow: Flow[T], runner: SyncRunner | AsyncRunner) -> Generator[Cust
                     yield login
                 answer = yield from exchange(step, runner.options)
             except InvokeAIError as exc:
-                error = exc
+                error = _without_body(exc) if isinstance(step, Call) and step.secret else exc
     finally:
         flow.close()
+
+
+def _without_body(exc: InvokeAIError) -> InvokeAIError:
+    """`exc` keeping only a bodiless copy of its request (nor the httpx error it came from)."""
+    request = getattr(exc, "request", None)
+    if isinstance(request, httpx.Request):
+        bodiless = httpx.Request(request.method, request.url)
+        exc.request = bodiless  # type: ignore[attr-defined]  # every error with a request has the attribute
+        response = getattr(exc, "response", None)
+        if isinstance(response, httpx.Response):
+            response.request = bodiless
+    exc.__cause__ = None
+    exc.__suppress_context__ = True
+    return exc
 
 
 class _Stepping(Generic[T]):
@@ -358,12 +390,18 @@ class _RunnerBase:
         token = self.credentials.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self.credentials.take_revoked():
+            http.cookies.clear()  # the server's media cookie carries the token too: it goes with it
         params = {k: v for k, v in (call.params or {}).items() if v is not None}
         return http.build_request(
             call.method.upper(), self.options.url(call.path), params=params or None, json=call.json,
             files=call.files, data=call.data, headers=headers,
             extensions=None if call.timeout is None else {"timeout": httpx.Timeout(call.timeout).as_dict()},
         )
+
+    def auth(self) -> httpx.BasicAuth | None:
+        """Basic auth from the URL's userinfo, unless a bearer token speaks for the client."""
+        return None if self.credentials.token else self.options.basic_auth
 
     def received(self, call: Call[Any], response: httpx.Response) -> bool:
         """Note a renewed token; True when a streamed failure must be read before it is checked."""
@@ -389,7 +427,7 @@ class SyncRunner(_RunnerBase):
         return steps.result
 
     def send(self, call: Call[Any]) -> httpx.Response:
-        response = self.http.send(self.request_for(call, self.http), stream=call.stream)
+        response = self.http.send(self.request_for(call, self.http), stream=call.stream, auth=self.auth())
         if self.received(call, response):
             with contextlib.closing(response):
                 response.read()
@@ -422,7 +460,7 @@ class AsyncRunner(_RunnerBase):
         return steps.result
 
     async def send(self, call: Call[Any]) -> httpx.Response:
-        response = await self.http.send(self.request_for(call, self.http), stream=call.stream)
+        response = await self.http.send(self.request_for(call, self.http), stream=call.stream, auth=self.auth())
         if self.received(call, response):
             async with contextlib.aclosing(response):
                 await response.aread()

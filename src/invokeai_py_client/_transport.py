@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -53,9 +53,18 @@ class Credentials:
     def __repr__(self) -> str:
         return f"Credentials(token={'***' if self.token else None})"
 
+    revoked: bool = field(default=False, repr=False)
+    """A token was dropped since the last request (its cookies must go too)."""
+
     def set(self, token: str | None) -> None:
         with self.lock:
+            self.revoked = self.revoked or (token is None and self.token is not None)
             self.token = token
+
+    def take_revoked(self) -> bool:
+        with self.lock:
+            revoked, self.revoked = self.revoked, False
+            return revoked
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,13 @@ class ClientOptions:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
 
+    def __repr__(self) -> str:
+        headers = {k: "***" if k.lower() in SENSITIVE_HEADERS else v for k, v in self.headers.items()}
+        return (
+            f"ClientOptions(base_url={redact_url(self.base_url)!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries}, verify={self.verify!r}, headers={headers!r})"
+        )
+
     @property
     def prefix(self) -> str:
         """The reverse-proxy sub-path of the base URL ('' or '/invoke')."""
@@ -80,9 +96,17 @@ class ClientOptions:
         return {"timeout": self.timeout, "verify": self.verify, "follow_redirects": True}
 
     @property
+    def basic_auth(self) -> httpx.BasicAuth | None:
+        """The ``user:password@`` of the base URL (e.g. for a proxy), sent as basic auth."""
+        parts = urlsplit(self.base_url)
+        if parts.username is None:
+            return None
+        return httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+
+    @property
     def origin(self) -> str:
         parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path.
@@ -104,9 +128,13 @@ def normalize_base_url(url: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvokeAIError(f"not an http(s) URL: {url!r}")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:
+        raise ValidationError(f"not an http(s) URL: {redact_url(url)!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise ValidationError(f"not an http(s) URL: {redact_url(url)!r}")
     path = parts.path.rstrip("/")
     for suffix in ("/api/v1", "/api/v2", "/api"):
         if path.endswith(suffix):
@@ -139,7 +167,22 @@ def backoff_seconds(attempt: int, base: float, cap: float) -> float:
 
 
 def safe_url(request: httpx.Request) -> str:
-    return str(request.url.copy_with(query=None))
+    """The request's URL for messages and logs: no query, no user or password."""
+    return redact_url(str(request.url.copy_with(query=None)))
+
+
+def redact_url(url: str) -> str:
+    """`url` with any ``user:password@`` shown as ``***@``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
+SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key", "api-key"})
 
 
 def wrap_transport_error(exc: Exception, request: httpx.Request) -> InvokeAIError:

@@ -23,7 +23,7 @@ from ._exceptions import InvokeAIError, ValidationError
 from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
 from ._resource import Resource, operation
-from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url
+from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url, redact_url
 from .boards import BoardRepository
 from .images import ImageRepository
 from .models import ModelRepository
@@ -45,11 +45,15 @@ def _options(
     verify: bool | str,
     headers: Mapping[str, str] | None,
 ) -> ClientOptions:
+    if base_url is not None and not base_url.strip():
+        raise ValidationError("the server URL is empty (pass None to use $INVOKEAI_URL or the default)")
     url = normalize_base_url(base_url or os.environ.get("INVOKEAI_URL") or DEFAULT_URL)
     if timeout is None:
         t = DEFAULT_TIMEOUT
     elif isinstance(timeout, httpx.Timeout):
         t = timeout
+    elif isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValidationError(f"timeout must be a number of seconds > 0 (or an httpx.Timeout), got {timeout!r}")
     else:
         t = httpx.Timeout(timeout, connect=min(10.0, float(timeout)))
     if max_retries < 0:
@@ -63,7 +67,7 @@ def _login_flow(credentials: Credentials, email: str, password: str, remember_me
     answer = yield from call(
         dict[str, Any], "POST", "/api/v1/auth/login",
         json={"email": email, "password": password, "remember_me": remember_me}, retry=False,
-        authenticate=False,
+        authenticate=False, secret=True,
     )
     if not answer.get("token"):
         raise InvokeAIError("login answered without a token")
@@ -121,7 +125,7 @@ class _Client(Resource[Runner]):
 
     def __repr__(self) -> str:
         auth = ", authenticated" if self.credentials.token else ""
-        return f"{type(self).__name__}({self.options.base_url!r}{auth})"
+        return f"{type(self).__name__}({redact_url(self.options.base_url)!r}{auth})"
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Self:
@@ -169,7 +173,7 @@ class _Client(Resource[Runner]):
         try:
             yield from call(dict[str, Any], "GET", "/api/v1/app/version")
         except InvokeAIError as exc:
-            log.warning("health check of %s failed: %s", self.base_url, exc)
+            log.warning("health check of %s failed: %s", redact_url(self.base_url), exc)
             return False
         return True
 

@@ -26,8 +26,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypedDict, Unpack
 import httpx
 from pydantic import Field
 
-from ._exceptions import APIConnectionError, InvokeAIError, NotFoundError
-from ._flow import AsyncRunner, Call, Flow, Pause, Runner, SyncRunner, backoff, call
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    InvokeAIError,
+    NotFoundError,
+    ValidationError,
+)
+from ._flow import AsyncRunner, Call, Flow, Pause, Runner, SyncRunner, backoff, call, check_media
 from ._models import OrderDir, ServerModel
 from ._resource import Resource, operation
 from ._transport import safe_url, segment
@@ -187,6 +193,8 @@ class Download:
 
     path: str
     dest: Path
+    media: str
+    """What the answer must be (a content-type prefix), checked before anything is written."""
 
     @property
     def part(self) -> Path:
@@ -208,6 +216,7 @@ class Download:
     @contextlib.contextmanager
     def _writing(self, response: httpx.Response) -> Iterator[BinaryIO]:
         """The `.part` file to write into; renamed to `dest` when complete, removed when not."""
+        check_media(response, self.media)
         try:
             with self.part.open("wb") as out:
                 yield out
@@ -250,6 +259,8 @@ def upload_flow(
                 files={"file": (name, content, _content_type(name))}, retry=False,
             )
         )
+    except APIStatusError as exc:
+        raise type(exc)(f"uploading {name!r}: {exc}", response=exc.response, body=exc.body) from exc
     finally:
         if must_close and not isinstance(content, bytes):
             content.close()
@@ -257,13 +268,20 @@ def upload_flow(
 
 def download_flow(image_name: str, full_resolution: bool = True) -> Flow[bytes]:
     """The image file's bytes (PNG for full resolution, WebP for thumbnails)."""
-    answer: bytes = yield Call("GET", _image_path(image_name, full_resolution), expect="bytes")
+    answer: bytes = yield Call("GET", _image_path(image_name, full_resolution), expect="image")
     return answer
 
 
 def download_to_flow(image_name: str, dest: str | os.PathLike[str], full_resolution: bool = True) -> Flow[Path]:
     """Stream the image file to `dest` in chunks (never held whole in memory)."""
-    path: Path = yield Download(_image_path(image_name, full_resolution), Path(dest))
+    path: Path = yield Download(_image_path(image_name, full_resolution), _file_destination(dest), "image/")
+    return path
+
+
+def _file_destination(dest: str | os.PathLike[str]) -> Path:
+    path = Path(dest)
+    if path.is_dir():
+        raise ValidationError(f"download destination {str(path)!r} is a directory: give the file's path")
     return path
 
 
@@ -352,7 +370,7 @@ def _fetch_zip_flow(name: str, target: Path, timeout: float | None) -> Flow[Path
     deadline = None if timeout is None else time.monotonic() + timeout
     for delay in backoff(first=0.1, cap=1.0):
         try:
-            yield Download(f"{IMAGES}/download/{segment(name, 'bulk download')}", target)
+            yield Download(f"{IMAGES}/download/{segment(name, 'bulk download')}", _file_destination(target), "application/zip")
         except NotFoundError:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise InvokeAIError(f"bulk download {name!r} not ready after {timeout}s") from None

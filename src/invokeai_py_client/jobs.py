@@ -35,7 +35,7 @@ from ._exceptions import (
     JobTimeoutError,
 )
 from ._flow import AsyncRunner, Flow, Runner, SyncRunner, call
-from ._following import Track, item_path, item_summaries_flow, queue_path
+from ._following import Track, item_path, item_summaries_flow, items_by_ids_flow, queue_path
 from ._resource import Resource, operation
 from ._transport import segment
 from .events import Event
@@ -118,7 +118,9 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
             if isinstance(exc, InternalServerError):
                 raise  # the server answered: it refused the batch, nothing is queued
             never_sent = isinstance(exc.__cause__, httpx.ConnectError)
-            if not never_sent or attempt == 1:
+            if never_sent and attempt == 1:
+                raise  # refused twice: nothing was sent, nothing is queued
+            if not never_sent:
                 raise AmbiguousSubmissionError(
                     f"enqueue of batch {batch_id} failed ({exc}) and the batch is not on the "
                     f"queue yet; it may still appear. Look for destination {destination!r} "
@@ -227,12 +229,32 @@ class WaitOptions(TypedDict, total=False):
 def _all_settled(
     jobs: Sequence[Job[Any]], timeout: float | None, options: WaitOptions, cancel: Callable[[], Flow[Any]]
 ) -> Flow[None]:
-    """Wait until every job is settled; on timeout, raise (after canceling, if asked)."""
-    if not (yield _Settled(jobs, timeout, options.get("on_event"))):
-        error = yield from _timed_out(jobs, timeout)
-        if options.get("cancel_on_timeout"):
-            yield from cancel()
-        raise error
+    """Wait until every job is settled; on timeout, raise (after canceling, if asked).
+
+    At the deadline the server is asked once more: items that ended meanwhile (their
+    news still on its way) settle their jobs instead of timing out.
+    """
+    if (yield _Settled(jobs, timeout, options.get("on_event"))):
+        return
+    pending = [j for j in jobs if not j.done()]
+    try:
+        summaries = yield from item_summaries_flow(pending[0].queue_id, [j.item_id for j in pending])
+    except InvokeAIError:
+        summaries = []
+    ended = [s.item_id for s in summaries if s.is_terminal]
+    if ended:
+        by_id = {j.item_id: j for j in pending}
+        for item in (yield from items_by_ids_flow(pending[0].queue_id, ended)):
+            by_id[item.item_id]._settle(item, None)
+    late = [s for s in summaries if not s.is_terminal]
+    if not late and len(summaries) == len(pending):
+        return
+    if options.get("cancel_on_timeout"):
+        yield from cancel()
+    states = ", ".join(f"{s.item_id}: {s.status}" for s in late[:10]) or "status unknown"
+    raise JobTimeoutError(
+        f"timed out after {timeout}s waiting for queue items ({states})", late[0] if late else None
+    )
 
 
 def _concerns(event: Event, jobs: Sequence[Job[Any]]) -> bool:
@@ -245,19 +267,6 @@ def _outcome(item: QueueItem) -> InvokeAIError | None:
     if item.status == "canceled":
         return JobCanceledError(f"queue item {item.item_id} was canceled", item)
     return None
-
-
-def _timed_out(jobs: Sequence[Job[Any]], timeout: float | None) -> Flow[JobTimeoutError]:
-    """The timeout error, naming each item's status as the server has it now."""
-    pending = [j for j in jobs if not j.done()]
-    try:
-        summaries = yield from item_summaries_flow(pending[0].queue_id, [j.item_id for j in pending])
-    except InvokeAIError:
-        summaries = []
-    states = ", ".join(f"{s.item_id}: {s.status}" for s in summaries[:10]) or "status unknown"
-    return JobTimeoutError(
-        f"timed out after {timeout}s waiting for queue items ({states})", summaries[0] if summaries else None
-    )
 
 
 # --- jobs ----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +68,12 @@ class Harness:
 def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Harness:
     h = Harness(request.param)
 
+    real_sleep, test_thread = time.sleep, threading.current_thread()
+
     def fake_sleep(seconds: float) -> None:
+        if threading.current_thread() is not test_thread:
+            real_sleep(seconds)  # a background thread of another test: not ours to count
+            return
         h.sleeps.append(seconds)
 
     async def fake_async_sleep(seconds: float) -> None:

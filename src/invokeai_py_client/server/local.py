@@ -233,7 +233,10 @@ class LocalServer:
     def _start(self) -> str:
         paths = self.paths
         paths.root.mkdir(parents=True, exist_ok=True)
-        port = pick_free_port(DEFAULT_PORT)
+        # The port it had before, if free: a client holding its URL reconnects after a restart.
+        port_file = paths.root / "last-port"
+        previous = port_file.read_text().strip() if port_file.exists() else ""
+        port = pick_free_port(int(previous) if previous.isdigit() else DEFAULT_PORT)
         (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port, multiuser=self.multiuser), encoding="utf-8")
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("INVOKEAI_PORT", None)
@@ -263,6 +266,7 @@ class LocalServer:
             self._kill(process)
             raise
         url = f"http://127.0.0.1:{port}"
+        port_file.write_text(f"{port}\n", encoding="utf-8")
         write_state(
             paths.state_file,
             ServerState(pid=process.pid, port=port, url=url, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),

@@ -71,20 +71,29 @@ class WorkflowDefinition:
     def from_file(cls, path: str | os.PathLike[str]) -> WorkflowDefinition:
         """Load an exported workflow JSON file."""
         file = Path(path)
-        return cls.from_json(
-            file.read_text(encoding="utf-8-sig"), source=f"workflow file {str(file)!r}"
-        )
+        source = f"workflow file {str(file)!r}"
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"{source} is not UTF-8 text (byte {exc.start}): not an exported workflow") from None
+        except OSError as exc:
+            raise ValidationError(f"{source} cannot be read: {exc.strerror or exc}") from None
+        return cls.from_json(text, source=source)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str | None = None) -> WorkflowDefinition:
         """Parse an exported workflow from its JSON text."""
+        where = source or "workflow JSON"
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            where = source or "workflow JSON"
             raise ValidationError(
                 f"{where} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
             ) from None
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+        except RecursionError:
+            raise ValidationError(f"{where} nests too deeply to be an exported workflow") from None
         return cls(data, source=source)
 
     @classmethod

@@ -380,6 +380,11 @@ class FloatField(_NumberField):
 # -- strings, booleans, enums ----------------------------------------------------------------
 
 
+MAX_STRING_LENGTH = 100_000
+"""The longest string input sent: a 1 MB prompt held the server's processor for minutes
+(and canceling it did not free the queue)."""
+
+
 class StringField(InputField):
     """A string input; a Form dropdown limits it to its options."""
 
@@ -403,6 +408,15 @@ class StringField(InputField):
     def _check_one(self, value: Any, *, form: bool) -> Any:
         if not isinstance(value, str):
             raise _Problem(f"expected a string, got {_describe(value)}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _Problem(f"character {exc.start} ({value[exc.start]!r}) is a lone surrogate, not text") from None
+        if len(value) > MAX_STRING_LENGTH:
+            raise _Problem(
+                f"is {len(value):,} characters long; more than {MAX_STRING_LENGTH:,} would stall the "
+                "server's prompt processing"
+            )
         spec = self.spec
         if spec is not None and spec.min_length is not None and len(value) < spec.min_length:
             raise _Problem(f"{value!r} is shorter than {spec.min_length} characters")
