@@ -13,6 +13,7 @@ import abc
 import asyncio
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Generator
@@ -268,7 +269,11 @@ class SyncEventHub(_Hub):
     def _new_socket(self) -> Any:
         import socketio
 
-        return socketio.Client(**_SOCKET_SETTINGS)
+        verify = self.options.verify
+        tls: dict[str, Any] = {"ssl_verify": verify is not False}
+        if isinstance(verify, str):  # a CA bundle, as the HTTP client was given
+            tls["websocket_extra_options"] = {"sslopt": {"ca_certs": verify}}
+        return socketio.Client(**_SOCKET_SETTINGS, **tls)
 
     def _resubscribe(self, sio: Any) -> None:
         # Runs on the socket's own thread, which must not wait for the acks.
@@ -299,7 +304,11 @@ class AsyncEventHub(_Hub):
     def _new_socket(self) -> Any:
         import socketio
 
-        return socketio.AsyncClient(**_SOCKET_SETTINGS)
+        verify = self.options.verify
+        tls: dict[str, Any] = {"ssl_verify": verify is not False}
+        if isinstance(verify, str):  # a CA bundle, as the HTTP client was given
+            tls["websocket_extra_options"] = {"ssl": ssl.create_default_context(cafile=verify)}
+        return socketio.AsyncClient(**_SOCKET_SETTINGS, **tls)
 
     def _resubscribe(self, sio: Any) -> None:
         asyncio.get_running_loop().create_task(_drive_async(self._subscribe_steps(sio)))

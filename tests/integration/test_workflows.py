@@ -245,3 +245,28 @@ def test_concurrent_submissions_create_a_missing_board_once(server_url: str) -> 
         named = [b for b in client.board_repo.list_boards() if b.board_name == name]
         assert len(named) == 1 and board_ids == {named[0].board_id}
         client.board_repo.delete_board(named[0].board_id, delete_images=True)
+
+
+# --- what the server does not have is refused before anything is enqueued --------------
+
+
+def test_an_unsynced_model_and_an_unknown_board_are_refused_before_enqueue(server_url: str) -> None:
+    from invokeai_py_client.workflows import bundled_workflow_path
+
+    with InvokeAIClient.from_url(server_url, use_events=False) as client:
+        before = client.queue_repo.list_item_ids()
+        wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file(bundled_workflow_path("sdxl_base.json")))
+        wf.get_input_value("Width").value = 64
+        wf.get_input_value("Height").value = 64
+        with pytest.raises(ValidationError) as info:
+            wf.submit_sync()  # the file's model key was made on another machine
+        assert any("model_loader.model: no installed model with key" in p for p in info.value.problems)
+
+        wf.sync_dnn_model(by_name=True, by_base=True)
+        wf.get_input_value("Output board").value = {"board_id": "00000000-0000-4000-8000-000000000000"}
+        with pytest.raises(ValidationError) as info:
+            wf.submit_sync()  # the server would put the image in Uncategorized without a word
+        assert info.value.problems == [
+            "latents_to_image.board: no board with id '00000000-0000-4000-8000-000000000000'"
+        ]
+        assert client.queue_repo.list_item_ids() == before

@@ -194,3 +194,39 @@ def test_an_item_that_ended_at_the_deadline_is_not_a_timeout(harness: Harness) -
     job = Job(client._runner, "default", 5, "b")  # its news has not arrived yet
     finished = harness.run_flow(client, job._wait(0, {}))
     assert finished.status == "completed" and job.done() and job.result() is finished
+
+
+# --- TLS settings reach the event socket too ---------------------------------------------------
+
+
+def _ca_bundle() -> str:
+    import ssl
+
+    path = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    if not Path(path).is_file():
+        pytest.skip(f"no CA bundle on this machine at {path}")
+    return path
+
+
+@pytest.mark.parametrize("hub_kind", ["sync", "async"])
+def test_the_event_socket_gets_the_clients_tls_settings(hub_kind: str) -> None:
+    import asyncio
+
+    from invokeai_py_client._socket import AsyncEventHub, SyncEventHub
+    from invokeai_py_client._transport import ClientOptions, Credentials
+
+    hub_type = SyncEventHub if hub_kind == "sync" else AsyncEventHub
+
+    async def make(verify: bool | str) -> Any:
+        return hub_type(ClientOptions("https://host", verify=verify), Credentials())._new_socket()
+
+    unverified = asyncio.run(make(False))
+    assert unverified.eio.ssl_verify is False
+    bundle = _ca_bundle()
+    pinned = asyncio.run(make(bundle))
+    assert pinned.eio.ssl_verify is True
+    extra = pinned.eio.websocket_extra_options
+    if hub_kind == "sync":
+        assert extra == {"sslopt": {"ca_certs": bundle}}
+    else:
+        assert extra["ssl"].verify_mode.name == "CERT_REQUIRED" and extra["ssl"].cert_store_stats()["x509_ca"] > 0

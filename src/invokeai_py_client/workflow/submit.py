@@ -15,7 +15,7 @@ import hashlib
 import io
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -29,6 +29,7 @@ from .batch_nodes import batch_data_from_nodes, check_inputs_against_batch_nodes
 from .definition import WorkflowDefinition
 from .fields import InputField, is_local_image
 from .graph import build_batch, build_graph
+from .model_sync import is_model_identifier
 from .schema import InputSpec
 
 __all__ = ["Snapshot", "SubmitOptions", "load_uploads", "prepare_flow"]
@@ -211,7 +212,54 @@ def prepare_flow(
                 prepend=options.get("prepend", False), values={**first_of_sweeps, **values},
             )
         )
+    yield from _check_references_flow(definition, bodies, server_sweeps)
     return bodies
+
+
+def _check_references_flow(
+    definition: WorkflowDefinition, bodies: Sequence[Mapping[str, Any]], sweeps: Mapping[Key, list[Any]]
+) -> Flow[None]:
+    """Refuse boards and models the server does not have, before anything is enqueued.
+
+    The server would run such a graph anyway: an unknown board id sends the image to
+    Uncategorized without a word, an unknown model key fails the item. The lists are
+    kept per client and fetched again when something is not in them.
+    """
+    boards: dict[str, str] = {}
+    models: dict[str, str] = {}
+    graphs = [body["batch"]["graph"] for body in bodies]
+    for graph in graphs:
+        for node_id, node in graph["nodes"].items():
+            for name, value in node.items():
+                values = [value, *sweeps.get((node_id, name), [])]
+                for one in values:
+                    if name == "board" and isinstance(one, Mapping) and isinstance(one.get("board_id"), str):
+                        boards.setdefault(one["board_id"], f"{node_id}.{name}")
+                    elif is_model_identifier(one):
+                        models.setdefault(str(one["key"]), f"{node_id}.{name}")
+    problems: list[str] = []
+    if boards:
+        known = yield from _known("board-ids", lambda: _ids(list_boards_flow(include_archived=True), "board_id"), boards)
+        problems += [f"{where}: no board with id {board_id!r}" for board_id, where in boards.items() if board_id not in known]
+    if models:
+        known = yield from _known("model-keys", lambda: _ids(list_models_flow(), "key"), models)
+        problems += [
+            f"{where}: no installed model with key {key!r} (call sync_dnn_model() to use this server's models)"
+            for key, where in models.items() if key not in known
+        ]
+    if problems:
+        raise ValidationError(f"workflow {definition.name!r} names what the server does not have", problems)
+
+
+def _ids(listing: Flow[Sequence[Any]], attribute: str) -> Flow[frozenset[str]]:
+    return frozenset(getattr(record, attribute) for record in (yield from listing))
+
+
+def _known(key: str, make: Callable[[], Flow[frozenset[str]]], wanted: Mapping[str, str]) -> Flow[frozenset[str]]:
+    known: frozenset[str] = yield Once(key, make)
+    if not set(wanted) <= known:
+        known = yield Once(key, make, refresh=True)  # made or installed since the list was taken
+    return known
 
 
 def _batch_data(sweeps: Mapping[Key, list[Any]], zip_groups: Sequence[Sequence[Key]]) -> list[list[dict[str, Any]]]:
