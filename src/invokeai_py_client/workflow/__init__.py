@@ -8,6 +8,7 @@
 
 from . import fields
 from .builder import NodeRef, WorkflowBuilder
+from .chain import chain_workflows
 from .definition import WorkflowDefinition
 from .fields import *  # noqa: F403 - every input field type is public (its __all__)
 from .handle import AsyncWorkflowHandle, IndexDrift, WorkflowHandle, WorkflowInput
@@ -28,5 +29,6 @@ __all__ = [
     "WorkflowHandle",
     "WorkflowInput",
     "WorkflowRepository",
+    "chain_workflows",
 ]
 __all__ += fields.__all__
