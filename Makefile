@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 # The main job: a multi-stage run against a local server started on demand.
 demo: install
 	$(BIN)/invokeai-py server provision
-	$(BIN)/invokeai-py refine "a lighthouse on a cliff at dusk, detailed" --local \
-		--seed 42 --width 64 --height 64 --base-steps 4 --refine-steps 4 --refine-strength 0.5 \
-		--upscale --upscale-factor 2 --output-dir outputs/demo
+	$(BIN)/invokeai-py refine --local --seed 42 --output-dir outputs/demo \
+		"a lighthouse on a cliff at dusk, detailed" "a portrait of an astronaut" "a castle in the fog" \
+		--width 64 --height 64 --base-steps 4 --refine-steps 4 --refine-strength 0.5 \
+		--enhance-face --upscale --upscale-factor 2
 
 lint: install
 	$(BIN)/ruff check .

@@ -56,10 +56,38 @@ def test_stage_methods_are_safe_from_several_threads(server_url: str) -> None:
 def test_refine_command_writes_the_stage_images(server_url: str, tmp_path: Path, capsys: object) -> None:
     code = main([
         "refine", "a lighthouse", "--url", server_url, "--seed", "3", "--width", "64", "--height", "64",
-        "--base-steps", "2", "--refine-steps", "2", "--upscale", "--output-dir", str(tmp_path),
+        "--base-steps", "2", "--refine-steps", "2", "--upscale", "--no-fused", "--output-dir", str(tmp_path),
     ])
     assert code == 0
-    saved = json.loads((tmp_path / "result.json").read_text())
-    assert set(saved) == {"base", "refined", "upscaled"}
-    with Image.open(tmp_path / "upscaled.png") as img:
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (row,) = manifest["prompts"]
+    assert set(row["images"]) == {"base", "refined", "upscaled"} and len(row["item_ids"]) == 3
+    with Image.open(Path(row["folder"]) / "upscaled.png") as img:
         assert img.size == (128, 128)
+
+
+def test_refine_command_fuses_three_prompts_into_one_request(server_url: str, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("prompt,seed,negative\na castle,11,blurry\na forest,12,\n", encoding="utf-8")
+    code = main([
+        "refine", "a lighthouse", "--prompts-file", str(prompts), "--server", server_url, "--seed", "5",
+        "--width", "64", "--height", "64", "--base-steps", "2", "--refine-steps", "2", "--upscale",
+        "--output-dir", str(tmp_path / "out"),
+    ])
+    assert code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    rows = manifest["prompts"]
+    assert [(r["prompt"], r["seed"], r["negative"]) for r in rows] == [
+        ("a lighthouse", 5, ""), ("a castle", 11, "blurry"), ("a forest", 12, ""),
+    ]
+    with InvokeAIClient.from_url(server_url, use_events=False) as client:
+        items = [client.queue_repo.get_item(r["item_ids"][0]) for r in rows]
+    assert len({i.batch_id for i in items}) == 1  # one enqueue_batch request, one item per prompt
+    for row in rows:
+        sizes = {}
+        for stem in ("base", "refined", "upscaled"):
+            with Image.open(Path(row["folder"]) / f"{stem}.png") as img:
+                sizes[stem] = img.size
+        assert sizes == {"base": (64, 64), "refined": (64, 64), "upscaled": (128, 128)}
+
+

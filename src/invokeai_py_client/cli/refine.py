@@ -1,48 +1,321 @@
-"""`invokeai-py refine`: base -> refine -> upscale from the command line, with progress bars.
+"""`invokeai-py refine`: prompts through base -> refine (-> face) (-> upscale), with progress bars.
 
-    invokeai-py refine "a castle on a hill" --seed 42 --upscale --output-dir out/
-    invokeai-py refine "a castle" --local --width 64 --height 64   # tiny local server
+    invokeai-py refine "a castle on a hill" "a lighthouse" --seed 42 --upscale --output-dir out/
+    invokeai-py refine --prompts-file prompts.csv --enhance-face --upscale   # per-row seed, negative
+    invokeai-py refine "a castle" --local --width 64 --height 64            # tiny local server
+
+By default the stages are fused: one workflow per prompt, every prompt in ONE request,
+each stage's image kept. `--no-fused` runs the stages one request at a time. Output:
+a folder per prompt with a PNG per stage, `manifest.json` naming every image, and a
+contact sheet (`index.html`, `contact_sheet.png`) with the stages side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import csv
 import json
+import re
 import sys
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from .._exceptions import InvokeAIError
+from .._exceptions import InvokeAIError, ValidationError
 from ..client import InvokeAIClient
 from ..events import Event, InvocationProgressEvent, InvocationStartedEvent
+from .report import write_contact_sheet, write_index
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("refine", help="generate, refine and upscale an image", description=__doc__,
+    p = subparsers.add_parser("refine", help="generate, refine (and upscale) images for prompts", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("prompt", help="what to generate")
-    p.add_argument("--negative", default="", help="negative prompt")
-    p.add_argument("--seed", type=int, default=None, help="seed (random when omitted)")
+    p.add_argument("prompts", nargs="*", metavar="PROMPT", help="what to generate (one image each)")
+    p.add_argument("--prompts-file", type=Path, default=None,
+                   help="more prompts: .txt (a line each), .csv or .jsonl (columns prompt, seed, negative)")
+    p.add_argument("--negative", default="", help="negative prompt (for rows that give none)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the first prompt, +1 for each next (random when omitted)")
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=1024)
     p.add_argument("--base-steps", type=int, default=30)
     p.add_argument("--refine-steps", type=int, default=15)
     p.add_argument("--refine-strength", type=float, default=0.3)
     p.add_argument("--cfg-scale", type=float, default=7.0)
-    p.add_argument("--upscale", action="store_true", help="also upscale the refined image")
+    p.add_argument("--enhance-face", action="store_true", help="redraw the first face after refining")
+    p.add_argument("--face-strength", type=float, default=0.5)
+    p.add_argument("--upscale", action="store_true", help="also upscale the final image")
     p.add_argument("--upscale-factor", type=int, default=2)
     p.add_argument("--upscale-model", default=None, help="spandrel model name or key")
     p.add_argument("--base-model", default=None, help="SDXL main model name or key")
     p.add_argument("--refiner-model", default=None, help="SDXL refiner model name or key")
+    p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the stages as one workflow per prompt, all prompts in one request (default)")
     p.add_argument("--output-dir", type=Path, default=Path("refined_outputs"))
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--url", default=None, help="server URL (default $INVOKEAI_URL or http://localhost:9090)")
+    where.add_argument("--url", "--server", dest="url", default=None,
+                       help="server URL (default $INVOKEAI_URL or http://localhost:9090)")
     where.add_argument("--local", action="store_true", help="use (and start) the local CPU server with tiny models")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per stage")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per prompt and stage")
     p.set_defaults(func=run)
+
+
+# --- what to run ----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One prompt to run, and what became of it."""
+
+    prompt: str
+    negative: str
+    seed: int
+    folder: str = ""
+    item_ids: list[int] = field(default_factory=list)
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
+    seconds: float | None = None
+
+
+def read_rows(prompts: list[str], prompts_file: Path | None, negative: str, seed: int | None) -> list[Row]:
+    """The rows to run: positional prompts, then the file's; seeds given or counted up from `seed`."""
+    from ..pipelines.refine import pick_seed
+
+    raw: list[dict[str, Any]] = [{"prompt": p} for p in prompts]
+    if prompts_file is not None:
+        raw += _file_rows(prompts_file)
+    if not raw:
+        raise ValidationError("give at least one prompt (or --prompts-file)")
+    first = pick_seed(seed)
+    rows = []
+    for index, entry in enumerate(raw):
+        prompt = str(entry.get("prompt") or "").strip()
+        if not prompt:
+            raise ValidationError(f"row {index + 1}: no prompt")
+        row_seed = entry.get("seed")
+        rows.append(Row(
+            prompt=prompt,
+            negative=str(entry.get("negative") or negative),
+            seed=pick_seed(int(row_seed)) if row_seed not in (None, "") else (first + index) % (2**32),
+        ))
+    return rows
+
+
+def _file_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"prompts file {str(path)!r} cannot be read: {exc}") from None
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        if rows and "prompt" not in rows[0]:
+            raise ValidationError(f"prompts file {str(path)!r} has no 'prompt' column (columns: {list(rows[0])})")
+        return rows
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        out = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValidationError(f"prompts file {str(path)!r} line {number}: not JSON ({exc.msg})") from None
+                out.append(entry if isinstance(entry, dict) else {"prompt": entry})
+        return out
+    return [{"prompt": line} for line in text.splitlines() if line.strip()]
+
+
+def folder_name(index: int, prompt: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "prompt"
+    return f"{index + 1:03d}-{slug}"
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    try:
+        rows = read_rows(args.prompts, args.prompts_file, args.negative, args.seed)
+    except InvokeAIError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    url = args.url
+    started_here = None
+    if args.local:
+        from ..server import LocalServer
+
+        local = LocalServer()
+        if local.url() is None:
+            console.print("starting the local InvokeAI server (tiny CPU models)...")
+            started_here = local
+        url = local.up()
+    try:
+        return _refine(args, rows, url, console)
+    finally:
+        if started_here is not None:
+            console.print("stopping the local server this command started")
+            started_here.down()
+
+
+def _stages(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """(title, bundled workflow, file stem of its image) of each stage, in order."""
+    stages = [("Base", "sdxl_base.json", "base"), ("Refine", "sdxl_refiner.json", "refined")]
+    if args.enhance_face:
+        stages.append(("Face", "face_restore.json", "face"))
+    if args.upscale:
+        stages.append(("Upscale", "esrgan_upscale.json", "upscaled"))
+    return stages
+
+
+def _refine(args: argparse.Namespace, rows: list[Row], url: str | None, console: Console) -> int:
+    progress = Progress(
+        TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[node]}"), TimeElapsedColumn(), console=console,
+    )
+    try:
+        with InvokeAIClient(url) as client, progress:
+            runner = _run_fused if args.fused else _run_staged
+            runner(client, args, rows, progress)
+            for index, row in enumerate(rows):
+                row.folder = str(args.output_dir / folder_name(index, row.prompt))
+                Path(row.folder).mkdir(parents=True, exist_ok=True)
+                for stem, info in row.images.items():
+                    info["path"] = str(Path(row.folder) / f"{stem}.png")
+                    client.image_repo.download_to(info["image_name"], info["path"])
+    except InvokeAIError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    manifest = {
+        "fused": args.fused,
+        "stages": [stem for _, _, stem in _stages(args)],
+        "prompts": [asdict(row) for row in rows],
+    }
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_index(args.output_dir, manifest["stages"], manifest["prompts"])
+    write_contact_sheet(args.output_dir, manifest["stages"], manifest["prompts"])
+    for row in rows:
+        console.print(f"{row.folder}: " + ", ".join(sorted(row.images)) + f"  (seed {row.seed})")
+    if args.json:
+        sys.stdout.write(json.dumps(manifest) + "\n")
+    return 0
+
+
+def _apply(wf: Any, values: dict[str, Any]) -> None:
+    for label, value in values.items():
+        if value is not None:
+            wf.get_input_value(label).value = value
+
+
+def _stage_values(args: argparse.Namespace, title: str, prefix: str = "") -> dict[str, Any]:
+    values: dict[str, dict[str, Any]] = {
+        "Base": {"Steps": args.base_steps, "CFG scale": args.cfg_scale, "Width": args.width,
+                 "Height": args.height, "Model": args.base_model},
+        "Refine": {"Refinement steps": args.refine_steps, "Strength": args.refine_strength,
+                   "CFG scale": args.cfg_scale, "Model": args.refiner_model},
+        "Face": {"Enhancement strength": args.face_strength, "Face model": args.refiner_model},
+        "Upscale": {"Scale": args.upscale_factor, "Upscaling model": args.upscale_model},
+    }
+    return {f"{prefix}{label}": value for label, value in values[title].items()}
+
+
+def _run_fused(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
+    """Every prompt through the fused chain in ONE request; each stage's image kept."""
+    from ..workflow.chain import chain_workflows
+    from ..workflow.definition import WorkflowDefinition
+    from ..workflows import bundled_workflow_path
+
+    stages = _stages(args)
+    fused = chain_workflows(
+        [WorkflowDefinition.from_file(bundled_workflow_path(f)) for _, f, _ in stages],
+        names=[title for title, _, _ in stages], keep_stages=True,
+    )
+    wf = client.workflow_repo.create_workflow(fused)
+    wf.sync_dnn_model(by_name=True, by_base=True)
+    for title, _, _ in stages:
+        _apply(wf, _stage_values(args, title, prefix=f"{title}: "))
+    swept: dict[str, list[Any]] = {
+        "Base: Positive prompt": [r.prompt for r in rows], "Base: Negative prompt": [r.negative for r in rows],
+        "Refine: Prompt": [r.prompt for r in rows], "Refine: Negative prompt": [r.negative for r in rows],
+        "Base: Seed": [r.seed for r in rows],
+    }
+    for label, values in swept.items():
+        wf.get_input_value(label).values = values
+    batch = wf.submit_batch_sync(zipped=[tuple(swept)])
+    task = progress.add_task("prompts", total=len(rows), node="")
+    started = time.monotonic()
+    for _ in concurrent.futures.as_completed(batch.jobs, timeout=args.timeout * len(stages) * len(rows)):
+        progress.advance(task)
+    stems = {title.lower(): stem for title, _, stem in stages}
+    for row, job in zip(rows, batch.jobs, strict=True):
+        item = job.result()
+        row.item_ids = [item.item_id]
+        row.seconds = _seconds(item) or time.monotonic() - started
+        for output in wf.map_outputs_to_images(item):
+            stage = output["node_id"].split("-", 1)[0]
+            if not output["is_intermediate"] and stage in stems and output["image_names"]:
+                row.images[stems[stage]] = {"image_name": output["image_names"][0]}
+        ran = {(v["node_path"], v["field_name"]): v["value"] for v in item.to_dict().get("field_values") or []}
+        if ran.get(("base-noise", "seed")) != row.seed:  # items are made in the order of the swept values
+            raise InvokeAIError(f"queue item {item.item_id} ran {ran}, not seed {row.seed} of {row.prompt!r}")
+
+
+def _run_staged(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
+    """One request per prompt and stage (each waits for the previous)."""
+    from ..pipelines import FaceRefiner, MultiStageRefiner, StageModels
+
+    bars = _StageProgress(progress)
+    models = StageModels(base=args.base_model, refiner=args.refiner_model, upscaler=args.upscale_model)
+    kind = FaceRefiner if args.enhance_face else MultiStageRefiner
+    refiner = kind(client, models=models, timeout=args.timeout, on_event=bars)
+    task = progress.add_task("prompts", total=len(rows), node="")
+    for row in rows:
+        started = time.monotonic()
+        bars.start("base")
+        image, item = refiner.generate_base(row.prompt, row.negative, seed=row.seed, steps=args.base_steps,
+                                            cfg_scale=args.cfg_scale, width=args.width, height=args.height)
+        row.images["base"] = {"image_name": image}
+        row.item_ids.append(item.item_id)
+        bars.start("refine")
+        image, item = refiner.refine_image(image, row.prompt, row.negative, refiner_steps=args.refine_steps,
+                                           refiner_strength=args.refine_strength, cfg_scale=args.cfg_scale)
+        row.images["refined"] = {"image_name": image}
+        row.item_ids.append(item.item_id)
+        if isinstance(refiner, FaceRefiner):
+            bars.start("face")
+            image, item, _ = refiner.enhance_face(image, args.face_strength, model=args.refiner_model)
+            row.images["face"] = {"image_name": image}
+            row.item_ids.append(item.item_id)
+        if args.upscale:
+            bars.start("upscale")
+            image, item = refiner.upscale_image(image, scale=args.upscale_factor)
+            row.images["upscaled"] = {"image_name": image}
+            row.item_ids.append(item.item_id)
+        bars.finish()
+        row.seconds = time.monotonic() - started
+        progress.advance(task)
+
+
+def _seconds(item: Any) -> float | None:
+    if item.started_at and item.completed_at:
+        from datetime import datetime
+
+        try:
+            return (datetime.fromisoformat(str(item.completed_at)) - datetime.fromisoformat(str(item.started_at))).total_seconds()
+        except ValueError:
+            return None
+    return None
 
 
 class _StageProgress:
@@ -68,68 +341,3 @@ class _StageProgress:
     def finish(self) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=100)
-
-
-def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
-    url = args.url
-    started_here = None
-    if args.local:
-        from ..server import LocalServer
-
-        local = LocalServer()
-        if local.url() is None:
-            console.print("starting the local InvokeAI server (tiny CPU models)...")
-            started_here = local
-        url = local.up()
-    try:
-        return _refine(args, url, console)
-    finally:
-        if started_here is not None:
-            console.print("stopping the local server this command started")
-            started_here.down()
-
-
-def _refine(args: argparse.Namespace, url: str | None, console: Console) -> int:
-    from ..pipelines import MultiStageRefiner, StageModels
-
-    progress = Progress(
-        TextColumn("[bold]{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("{task.fields[node]}"), TimeElapsedColumn(), console=console,
-    )
-    bars = _StageProgress(progress)
-    try:
-        with InvokeAIClient(url) as client, progress:
-            models = StageModels(base=args.base_model, refiner=args.refiner_model, upscaler=args.upscale_model)
-            refiner = MultiStageRefiner(client, models=models, timeout=args.timeout, on_event=bars)
-            stages: dict[str, Any] = {}
-            bars.start("base")
-            base, _ = refiner.generate_base(
-                args.prompt, args.negative, seed=args.seed, steps=args.base_steps,
-                cfg_scale=args.cfg_scale, width=args.width, height=args.height,
-            )
-            stages["base"] = base
-            bars.start("refine")
-            refined, _ = refiner.refine_image(
-                base, args.prompt, args.negative, refiner_steps=args.refine_steps,
-                refiner_strength=args.refine_strength, cfg_scale=args.cfg_scale,
-            )
-            stages["refined"] = refined
-            if args.upscale:
-                bars.start("upscale")
-                stages["upscaled"], _ = refiner.upscale_image(refined, scale=args.upscale_factor)
-            bars.finish()
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-            saved = {}
-            for stage, name in stages.items():
-                path = args.output_dir / f"{stage}.png"
-                client.image_repo.download_to(name, path)
-                saved[stage] = {"image_name": name, "path": str(path)}
-    except InvokeAIError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 1
-    (args.output_dir / "result.json").write_text(json.dumps(saved, indent=2) + "\n")
-    for stage, info in saved.items():
-        console.print(f"{stage:>9}: {info['path']}  ({info['image_name']})")
-    sys.stdout.write(json.dumps(saved) + "\n")
-    return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import InvokeAIError, JobError
+from .._exceptions import InvokeAIError, JobError, ValidationError
 from .._flow import SyncRunner
 from ..client import InvokeAIClient
 from ..events import Event
@@ -72,7 +72,7 @@ def pick_seed(seed: int | None) -> int:
     if seed is not None and 0 <= seed <= MAX_SEED:
         return seed
     if seed is not None and seed > MAX_SEED:
-        raise ValueError(f"seed {seed} is above the maximum {MAX_SEED}")
+        raise ValidationError(f"seed {seed} is above the maximum {MAX_SEED}")
     chosen = random.randint(0, MAX_SEED)
     log.info("seed %s -> random seed %d", seed, chosen)
     return chosen
