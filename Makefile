@@ -53,5 +53,11 @@ server-up: install
 server-down: install
 	$(BIN)/invokeai-py server down
 
+# Side-by-side measurements on the local server (results in benchmarks/results/).
+bench: install
+	$(BIN)/invokeai-py server provision
+	$(BIN)/invokeai-py server up
+	$(BIN)/python benchmarks/busy_fraction.py
+
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
