@@ -221,6 +221,8 @@ def test_token_and_password_never_show_in_repr_logs_or_errors(
     multiuser: MultiUserServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "invokeai_py_client"):  # the CLI's main(), run by earlier tests, quiets httpx
+        caplog.set_level(logging.DEBUG, logger=name)
     secrets: list[str] = [multiuser.admin.password]
     with logged_in(multiuser.url, multiuser.admin) as client:
         secrets.append(str(client.credentials.token))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +121,20 @@ def test_batch_refine_queues_everything_before_waiting(client: InvokeAIClient) -
     names = [refiner._finish(j)[0] for j in jobs]
     assert len(set(names)) == 3
     assert len(refiner.batch_refine(bases, "y", refiner_steps=2)) == 3
+
+
+def test_max_workers_bounds_what_is_on_the_queue_at_once(client: InvokeAIClient) -> None:
+    refiner = ParallelRefiner(client, boards=BOARDS, max_workers=1)  # the seed's signature
+    bases = [base_image(refiner, s) for s in (7, 8, 9)]
+    refined = refiner.batch_refine(bases, "z", refiner_steps=2)
+    assert len(set(refined)) == 3
+    items = sorted(
+        (client.queue_repo.get_item(i) for i in client.queue_repo.list_item_ids()[:3]), key=lambda i: i.item_id
+    )
+    for earlier, later in itertools.pairwise(items):
+        assert str(earlier.completed_at) <= str(later.created_at)  # one in flight at a time
+    with pytest.raises(ValidationError):
+        ParallelRefiner(client, max_workers=0)
 
 
 def test_streaming_pipeline_yields_stages_and_deletes_superseded_images(client: InvokeAIClient) -> None:

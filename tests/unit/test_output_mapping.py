@@ -37,6 +37,7 @@ def test_sdxl_text_to_image() -> None:
             "input_index": None,
             "board_id": None,  # board left 'auto' while the GUI's auto-add board was 'none'
             "is_intermediate": False,
+            "role": "output",
             "image_names": ["fe4089fd-1187-4883-b180-8aaf2fc317ba.png"],
         }
     ]
@@ -63,19 +64,20 @@ def test_flux_image_to_image() -> None:
     ]
 
 
-def test_sdxl_flux_refine_in_workflow_order_with_the_boards_used() -> None:
+def test_sdxl_flux_refine_saved_images_first_in_workflow_order_with_the_boards_used() -> None:
     defn, item = _load("sdxl-flux-refine")
     outputs = map_outputs(defn, item, board_input_index={"4414d4b5-82c3-4513-8c3f-86d88c24aadc": 5})
     assert _summary(outputs) == [
-        ("7e5172eb-48c1-44db-a770-8fd83e1435d1", "flux_vae_decode", AUTO_BOARD, True, ["4cdccfcb-166d-4474-a638-477fb528feb4.png"]),
-        ("cf3922d2-e1bc-40cd-8fcd-2a93708d52c2", "l2i", AUTO_BOARD, True, ["e007a5d1-bdc1-41ae-95a8-bf1ae9a215fc.png"]),
         ("4414d4b5-82c3-4513-8c3f-86d88c24aadc", "save_image", None, False, ["2436c4fd-4207-497d-89d0-86d6d4ef8b5a.png"]),
         ("67e997b2-2d56-43f4-8d2e-886c04e18d9f", "save_image", USER_BOARD, False, ["2d9ed2dc-855e-4f6b-b626-c74ec2467100.png"]),
+        ("abc466fe-12eb-48a5-87d8-488c8bda180f", "save_image", USER_BOARD, False, ["d9e77e4f-8859-4ff4-9109-1065a4ff9746.png"]),
+        ("7e5172eb-48c1-44db-a770-8fd83e1435d1", "flux_vae_decode", AUTO_BOARD, True, ["4cdccfcb-166d-4474-a638-477fb528feb4.png"]),
+        ("cf3922d2-e1bc-40cd-8fcd-2a93708d52c2", "l2i", AUTO_BOARD, True, ["e007a5d1-bdc1-41ae-95a8-bf1ae9a215fc.png"]),
         ("22178496-503a-4087-80f2-7407538363df", "hed_edge_detection", AUTO_BOARD, True, ["f3edf77d-31c4-4934-b7c3-d5155f080da0.png"]),
         ("7489c19d-d8cf-40f8-85bd-17e8dd05ac67", "flux_vae_decode", AUTO_BOARD, True, ["4bfcd4d3-2327-459f-834b-c4748e3c92d1.png"]),
-        ("abc466fe-12eb-48a5-87d8-488c8bda180f", "save_image", USER_BOARD, False, ["d9e77e4f-8859-4ff4-9109-1065a4ff9746.png"]),
     ]  # fmt: skip
-    assert [o["input_index"] for o in outputs] == [None, None, 5, None, None, None, None]
+    assert [o["role"] for o in outputs] == ["output"] * 3 + ["intermediate"] * 4
+    assert [o["input_index"] for o in outputs] == [5, None, None, None, None, None, None]
     # every image result of the session is accounted for, once
     results = item["session"]["results"]
     produced = sorted(
@@ -108,12 +110,12 @@ def test_iterate_expansion_collections_and_unknown_nodes() -> None:
     }  # fmt: skip
     outputs = map_outputs(defn, item)
     assert _summary(outputs) == [
+        ("save", "save_image", "b-ran", False, ["two.png", "one.png"]),  # saved first; prepared order
         ("faces", "face_mask_detection", "b-exported", True, ["face.png", "mask.png"]),
-        ("save", "save_image", "b-ran", False, ["two.png", "one.png"]),  # prepared order
         ("collect", "image_collection", None, True, ["c-a.png", "c-b.png"]),
         ("extra", None, None, None, ["x.png"]),  # not in the workflow: last
     ]
-    assert outputs[1]["label"] == "Saver"
+    assert outputs[0]["label"] == "Saver"
 
 
 def test_board_as_ran_wins_over_the_exported_one() -> None:

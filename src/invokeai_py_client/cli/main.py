@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Module names under invokeai_py_client.cli, each providing register(subparsers).
-COMMANDS: tuple[str, ...] = ("server", "refine")
+COMMANDS: tuple[str, ...] = ("server", "refine", "workflow")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,12 +9,14 @@ work remains, and no thread is needed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._exceptions import InvokeAIError
+from .._exceptions import InvokeAIError, ValidationError
 from .refine import MultiStageRefiner, StageJob
 
 __all__ = ["EfficientRefiner", "ParallelRefiner"]
@@ -24,7 +26,29 @@ log = logging.getLogger("invokeai_py_client.pipelines")
 
 @dataclass
 class ParallelRefiner(MultiStageRefiner):
-    """Refine many images or prompt variations with everything queued up front."""
+    """Refine many images or prompt variations with everything queued up front.
+
+    `max_workers` (the seed's argument) bounds how many refinements this refiner has on
+    the server's queue at once, so one client does not flood a shared server; None
+    queues them all. No threads are used either way.
+    """
+
+    max_workers: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_workers is not None and self.max_workers < 1:
+            raise ValidationError(f"max_workers must be >= 1 (or None), got {self.max_workers}")
+
+    def _bounded(self, submits: Sequence[Callable[[], StageJob]]) -> list[str]:
+        """Submit in order with at most `max_workers` in flight; the images, in order."""
+        limit = self.max_workers or max(len(submits), 1)
+        jobs: list[StageJob] = []
+        for submit in submits:
+            if len(jobs) >= limit:
+                concurrent.futures.wait([jobs[-limit].job], timeout=self.timeout)
+            jobs.append(submit())
+        return [self._finish(job)[0] for job in jobs]
 
     def batch_refine(
         self, images: Sequence[str], prompt: str, parallel: bool = True, *, refiner_steps: int = 15,
@@ -34,23 +58,24 @@ class ParallelRefiner(MultiStageRefiner):
         if not parallel:
             return [self.refine_image(i, prompt, refiner_steps=refiner_steps, refiner_strength=refiner_strength)[0]
                     for i in images]
-        jobs = [self.submit_refine(i, prompt, refiner_steps=refiner_steps, refiner_strength=refiner_strength)
-                for i in images]
-        return [self._finish(job)[0] for job in jobs]
+        return self._bounded([
+            functools.partial(self.submit_refine, i, prompt, refiner_steps=refiner_steps,
+                              refiner_strength=refiner_strength)
+            for i in images
+        ])
 
     def refine_variations(
         self, base_image: str, prompts: Sequence[str], common_params: Mapping[str, Any] | None = None
     ) -> list[str]:
         """One refinement of `base_image` per prompt, all queued at once."""
         params = dict(common_params or {})
-        jobs: list[StageJob] = [
-            self.submit_refine(
-                base_image, prompt, params.get("negative_prompt", ""), params.get("steps", 15),
+        return self._bounded([
+            functools.partial(
+                self.submit_refine, base_image, prompt, params.get("negative_prompt", ""), params.get("steps", 15),
                 params.get("strength", 0.4), params.get("cfg_scale", 7.0),
             )
             for prompt in prompts
-        ]
-        return [self._finish(job)[0] for job in jobs]
+        ])
 
     async def parallel_variations(
         self, base_image: str, prompts: Sequence[str], common_params: Mapping[str, Any] | None = None

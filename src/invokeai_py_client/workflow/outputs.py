@@ -29,12 +29,17 @@ def map_outputs(
     *,
     board_input_index: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per node that produced images, in workflow node order.
+    """One dict per node that produced images: the workflow's real outputs first.
+
+    Order: saved (non-intermediate) images, then intermediate ones, then input images
+    passed through an `image` node; each group in workflow node order (nodes of the
+    session that are not in the workflow after those). So ``[0]`` is the workflow's
+    result, not its input image.
 
     Each dict has ``node_id``, ``node_type``, ``label`` (the node's label or None),
     ``input_index`` (from `board_input_index`, else None), ``board_id``,
-    ``is_intermediate`` (as the node ran) and ``image_names`` (in prepared order, then
-    output-field order). Nodes of the session that are not in the workflow come last.
+    ``is_intermediate`` (as the node ran), ``role`` (``"output"``, ``"intermediate"``
+    or ``"input"``) and ``image_names`` (in prepared order, then output-field order).
     """
     session = queue_item.get("session") or {}
     results: Mapping[str, Any] = session.get("results") or {}
@@ -55,18 +60,25 @@ def map_outputs(
         node_data = nodes.get(node_id, {}).get("data", {})
         ran = ran_nodes.get(node_id) or {}
         label = node_data.get("label")
+        node_type = node_data.get("type") or ran.get("type")
+        is_intermediate = ran.get("is_intermediate", node_data.get("isIntermediate"))
+        role = "input" if node_type == "image" else "intermediate" if is_intermediate is not False else "output"
         out.append(
             {
                 "node_id": node_id,
-                "node_type": node_data.get("type") or ran.get("type"),
+                "node_type": node_type,
                 "label": label if isinstance(label, str) and label else None,
                 "input_index": board_input_index.get(node_id),
                 "board_id": _board_id(ran.get("board") if ran else _exported_board(node_data)),
-                "is_intermediate": ran.get("is_intermediate", node_data.get("isIntermediate")),
+                "is_intermediate": is_intermediate,
+                "role": role,
                 "image_names": names,
             }
         )
-    return out
+    return sorted(out, key=lambda entry: _ROLE_ORDER[entry["role"]])
+
+
+_ROLE_ORDER = {"output": 0, "intermediate": 1, "input": 2}
 
 
 def image_names_of(result: Any) -> list[str]:
