@@ -221,6 +221,11 @@ class QueueRepository(Resource[Runner]):
         return [int(i) for i in answer.get("retried_item_ids", [])]
 
     @operation
+    def items_by_destination(self, destination: str) -> Flow[list[QueueItem]]:
+        """Every item of the queue with this `destination` (e.g. one run's submissions)."""
+        return call(list[QueueItem], "GET", f"{self._path}/list_all", params={"destination": destination})
+
+    @operation
     def counts_by_destination(self, destination: str) -> Flow[DestinationCounts]:
         params = {"destination": destination}
         return call(DestinationCounts, "GET", f"{self._path}/counts_by_destination", params=params)

@@ -91,3 +91,41 @@ def test_refine_command_fuses_three_prompts_into_one_request(server_url: str, tm
         assert sizes == {"base": (64, 64), "refined": (64, 64), "upscaled": (128, 128)}
 
 
+
+
+def test_a_killed_refine_run_resumes_without_submitting_anything_twice(server_url: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "invokeai_py_client.cli.main", "refine", *(f"prompt {k}" for k in range(6)),
+        "--url", server_url, "--seed", "100", "--width", "64", "--height", "64", "--base-steps", "2",
+        "--refine-steps", "2", "--upscale", "--output-dir", str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest_path = out / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # killed as soon as its items are on the queue
+        if manifest_path.exists():
+            rows = json.loads(manifest_path.read_text())["prompts"]
+            if all(row["item_ids"] for row in rows):
+                break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    manifest = json.loads(manifest_path.read_text())
+    assert not all(len(row["images"]) == 3 for row in manifest["prompts"]), "it finished before it was killed"
+
+    assert main([*command[3:], "--resume"]) == 0
+    manifest = json.loads(manifest_path.read_text())
+    with InvokeAIClient.from_url(server_url, use_events=False) as client:
+        items = client.queue_repo.items_by_destination(manifest["destination"])
+    assert len(items) == 6 and {i.status for i in items} == {"completed"}  # one per prompt: none twice
+    for row in manifest["prompts"]:
+        assert len(row["item_ids"]) == 1
+        for stem in ("base", "refined", "upscaled"):
+            assert (Path(row["folder"]) / f"{stem}.png").stat().st_size > 0

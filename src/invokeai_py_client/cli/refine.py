@@ -16,9 +16,11 @@ import argparse
 import concurrent.futures
 import csv
 import json
+import os
 import re
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
                    help="run the stages as one workflow per prompt, all prompts in one request (default)")
     p.add_argument("--output-dir", type=Path, default=Path("refined_outputs"))
+    p.add_argument("--resume", action="store_true",
+                   help="finish the run in --output-dir: finished prompts are kept, queued ones re-attached, "
+                        "only lost ones submitted again")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--url", "--server", dest="url", default=None,
@@ -140,13 +145,63 @@ def folder_name(index: int, prompt: str) -> str:
     return f"{index + 1:03d}-{slug}"
 
 
+@dataclass
+class RunState:
+    """A run's manifest: its destination tag, its rows and what became of them.
+
+    Written atomically (a temporary file renamed) whenever it changes, so a run killed
+    at any moment leaves a manifest that `--resume` can finish from.
+    """
+
+    path: Path
+    destination: str
+    fused: bool
+    stages: list[str]
+    rows: list[Row]
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> RunState:
+        path = args.output_dir / "manifest.json"
+        stages = [stem for _, _, stem in _stages(args)]
+        if args.resume and path.exists():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                rows = [Row(**row) for row in saved["prompts"]]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValidationError(f"{path} is not a manifest this command wrote: {exc}") from None
+            given = read_rows(args.prompts, args.prompts_file, args.negative, args.seed) if args.prompts or args.prompts_file else None
+            if given is not None and [r.prompt for r in given] != [r.prompt for r in rows]:
+                raise ValidationError(f"--resume: the prompts differ from those of the run in {path}")
+            if saved.get("stages") != stages or bool(saved.get("fused")) != args.fused:
+                raise ValidationError(f"--resume: the stages differ from those of the run in {path} ({saved.get('stages')})")
+            return cls(path, str(saved["destination"]), args.fused, stages, rows)
+        if args.resume and not args.fused:
+            raise ValidationError("--resume finishes fused runs (the default); drop --no-fused")
+        rows = read_rows(args.prompts, args.prompts_file, args.negative, args.seed)
+        for index, row in enumerate(rows):
+            row.folder = str(args.output_dir / folder_name(index, row.prompt))
+        state = cls(path, f"invokeai-py-refine:{uuid.uuid4().hex}", args.fused, stages, rows)
+        state.save()
+        return state
+
+    def to_json(self) -> dict[str, Any]:
+        return {"destination": self.destination, "fused": self.fused, "stages": self.stages,
+                "prompts": [asdict(row) for row in self.rows]}
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".part")
+        partial.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, self.path)
+
+
 # --- running --------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
-        rows = read_rows(args.prompts, args.prompts_file, args.negative, args.seed)
+        run_state = RunState.open(args)
     except InvokeAIError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
@@ -161,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
             started_here = local
         url = local.up()
     try:
-        return _refine(args, rows, url, console)
+        return _refine(args, run_state, url, console)
     finally:
         if started_here is not None:
             console.print("stopping the local server this command started")
@@ -178,31 +233,37 @@ def _stages(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     return stages
 
 
-def _refine(args: argparse.Namespace, rows: list[Row], url: str | None, console: Console) -> int:
+def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: Console) -> int:
     progress = Progress(
         TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[node]}"), TimeElapsedColumn(), console=console,
     )
+    rows = run.rows
     try:
         with InvokeAIClient(url) as client, progress:
-            runner = _run_fused if args.fused else _run_staged
-            runner(client, args, rows, progress)
-            for index, row in enumerate(rows):
-                row.folder = str(args.output_dir / folder_name(index, row.prompt))
-                Path(row.folder).mkdir(parents=True, exist_ok=True)
-                for stem, info in row.images.items():
-                    info["path"] = str(Path(row.folder) / f"{stem}.png")
-                    client.image_repo.download_to(info["image_name"], info["path"])
+            try:
+                if args.fused:
+                    _run_fused(client, args, run, progress)
+                else:
+                    _run_staged(client, args, rows, progress)
+                for index, row in enumerate(rows):
+                    row.folder = row.folder or str(args.output_dir / folder_name(index, row.prompt))
+                    Path(row.folder).mkdir(parents=True, exist_ok=True)
+                    for stem, info in row.images.items():
+                        info["path"] = str(Path(row.folder) / f"{stem}.png")
+                        if not Path(info["path"]).exists():  # downloads are renamed into place when whole
+                            client.image_repo.download_to(info["image_name"], info["path"])
+            except KeyboardInterrupt:
+                canceled = client.queue_repo.cancel_by_destination(run.destination)
+                run.save()
+                console.print(f"interrupted: canceled {canceled} queue item(s) of this run; --resume finishes it")
+                return 130
     except InvokeAIError as exc:
+        run.save()
         console.print(f"[red]error:[/red] {exc}")
         return 1
-    manifest = {
-        "fused": args.fused,
-        "stages": [stem for _, _, stem in _stages(args)],
-        "prompts": [asdict(row) for row in rows],
-    }
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    run.save()
+    manifest = run.to_json()
     write_index(args.output_dir, manifest["stages"], manifest["prompts"])
     write_contact_sheet(args.output_dir, manifest["stages"], manifest["prompts"])
     for row in rows:
@@ -230,8 +291,12 @@ def _stage_values(args: argparse.Namespace, title: str, prefix: str = "") -> dic
     return {f"{prefix}{label}": value for label, value in values[title].items()}
 
 
-def _run_fused(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
-    """Every prompt through the fused chain in ONE request; each stage's image kept."""
+def _run_fused(client: InvokeAIClient, args: argparse.Namespace, run: RunState, progress: Progress) -> None:
+    """Every prompt through the fused chain in ONE request; each stage's image kept.
+
+    Resumable: prompts whose images are known are done; items of this run still on the
+    queue (found by the run's destination) are waited for; only the rest is submitted.
+    """
     from ..workflow.chain import chain_workflows
     from ..workflow.definition import WorkflowDefinition
     from ..workflows import bundled_workflow_path
@@ -245,30 +310,52 @@ def _run_fused(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row]
     wf.sync_dnn_model(by_name=True, by_base=True)
     for title, _, _ in stages:
         _apply(wf, _stage_values(args, title, prefix=f"{title}: "))
-    swept: dict[str, list[Any]] = {
-        "Base: Positive prompt": [r.prompt for r in rows], "Base: Negative prompt": [r.negative for r in rows],
-        "Refine: Prompt": [r.prompt for r in rows], "Refine: Negative prompt": [r.negative for r in rows],
-        "Base: Seed": [r.seed for r in rows],
-    }
-    for label, values in swept.items():
-        wf.get_input_value(label).values = values
-    batch = wf.submit_batch_sync(zipped=[tuple(swept)])
-    task = progress.add_task("prompts", total=len(rows), node="")
+
+    pending = {index for index, row in enumerate(run.rows) if set(row.images) != set(run.stages)}
+    jobs: dict[int, Any] = {}  # row index -> job
+    by_key = {(row.prompt, row.seed): index for index, row in enumerate(run.rows)}
+    for item in client.queue_repo.items_by_destination(run.destination):
+        index = by_key.get(_ran_key(item), -1)
+        if index in pending and item.status not in ("failed", "canceled"):
+            jobs.setdefault(index, client.queue_repo.attach_job(item.item_id))
+    missing_indices = sorted(pending - set(jobs))
+    missing = [run.rows[index] for index in missing_indices]
+    if missing:
+        swept: dict[str, list[Any]] = {
+            "Base: Positive prompt": [r.prompt for r in missing], "Base: Negative prompt": [r.negative for r in missing],
+            "Refine: Prompt": [r.prompt for r in missing], "Refine: Negative prompt": [r.negative for r in missing],
+            "Base: Seed": [r.seed for r in missing],
+        }
+        for label, values in swept.items():
+            wf.get_input_value(label).values = values
+        batch = wf.submit_batch_sync(zipped=[tuple(swept)], destination=run.destination)
+        for index, job in zip(missing_indices, batch.jobs, strict=True):  # items follow the values' order
+            jobs[index] = job
+            run.rows[index].item_ids.append(job.item_id)
+        run.save()  # the items exist now: a rerun re-attaches them, never submits them twice
+    task = progress.add_task("prompts", total=len(run.rows), completed=len(run.rows) - len(pending), node="")
     started = time.monotonic()
-    for _ in concurrent.futures.as_completed(batch.jobs, timeout=args.timeout * len(stages) * len(rows)):
+    for _ in concurrent.futures.as_completed(jobs.values(), timeout=args.timeout * len(stages) * max(len(jobs), 1)):
         progress.advance(task)
     stems = {title.lower(): stem for title, _, stem in stages}
-    for row, job in zip(rows, batch.jobs, strict=True):
-        item = job.result()
-        row.item_ids = [item.item_id]
+    for index, job in sorted(jobs.items()):
+        row, item = run.rows[index], job.result()
+        if _ran_key(item) != (row.prompt, row.seed):
+            raise InvokeAIError(f"queue item {item.item_id} ran {_ran_key(item)}, not {(row.prompt, row.seed)}")
+        if item.item_id not in row.item_ids:
+            row.item_ids.append(item.item_id)
         row.seconds = _seconds(item) or time.monotonic() - started
         for output in wf.map_outputs_to_images(item):
             stage = output["node_id"].split("-", 1)[0]
-            if not output["is_intermediate"] and stage in stems and output["image_names"]:
+            if output["role"] == "output" and stage in stems and output["image_names"]:
                 row.images[stems[stage]] = {"image_name": output["image_names"][0]}
-        ran = {(v["node_path"], v["field_name"]): v["value"] for v in item.to_dict().get("field_values") or []}
-        if ran.get(("base-noise", "seed")) != row.seed:  # items are made in the order of the swept values
-            raise InvokeAIError(f"queue item {item.item_id} ran {ran}, not seed {row.seed} of {row.prompt!r}")
+        run.save()
+
+
+def _ran_key(item: Any) -> tuple[Any, Any]:
+    """(prompt, seed) an item of a fused run ran with, from its batch values."""
+    ran = {(v["node_path"], v["field_name"]): v["value"] for v in item.to_dict().get("field_values") or []}
+    return ran.get(("base-positive_prompt", "value")), ran.get(("base-noise", "seed"))
 
 
 def _run_staged(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
