@@ -338,7 +338,7 @@ def test_after_a_password_change_the_client_keeps_working_and_its_socket_reconne
 # --- last: up again, then down (it stops this module's server) --------------------------
 
 
-def test_up_again_is_one_process_down_frees_the_port_and_a_restart_keeps_it(multiuser: MultiUserServer) -> None:
+def test_up_again_is_one_process_and_down_frees_the_port(multiuser: MultiUserServer) -> None:
     server = LocalServer(instance=INSTANCE, multiuser=True)
     state = server.status()
     assert state.running and state.pid is not None and is_invokeai_web(state.pid)
@@ -355,9 +355,3 @@ def test_up_again_is_one_process_down_frees_the_port_and_a_restart_keeps_it(mult
         time.sleep(0.1)
     assert port_is_free(port)
     assert server.down() is False
-
-    # Up again: the same port, so a client holding the old URL reconnects.
-    try:
-        assert server.up() == multiuser.url
-    finally:
-        server.down()

@@ -210,3 +210,17 @@ def test_running_port_is_read_from_the_log() -> None:
     log = "[t][InvokeAI]::INFO --> Invoke running on http://127.0.0.1:9091 (Press CTRL+C to quit)\n"
     assert running_port_in_log(log) == 9091
     assert running_port_in_log("starting...") is None
+
+
+def test_an_instance_gets_its_previous_port_back_when_it_is_free(tmp_path: Path) -> None:
+    import socket
+
+    from invokeai_py_client.server._common import choose_port, remember_port
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        busy = held.getsockname()[1]
+        assert choose_port(tmp_path, busy) != busy  # nothing remembered, the default taken: any free port
+        remember_port(tmp_path, busy)
+        assert choose_port(tmp_path, busy) != busy  # remembered but taken
+    assert choose_port(tmp_path, 1) == busy  # remembered and free again: the same URL works after a restart

@@ -82,6 +82,16 @@ def test_cli_has_the_server_group() -> None:
         assert args.command == "server" and args.action == action and callable(args.func)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["server", "--instance", "v600", "up"], ["server", "up", "--instance", "v600"],
+     ["server", "--instance", "other", "up", "--instance", "v600"]],
+)
+def test_cli_takes_the_instance_before_or_after_the_action(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.action, args.instance) == ("up", "v600")
+
+
 def test_cli_url_and_status_exit_1_when_nothing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["server", "--home", str(tmp_path), "url"]) == 1
     assert main(["server", "--home", str(tmp_path), "status"]) == 1

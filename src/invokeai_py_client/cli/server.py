@@ -119,9 +119,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("server", help="the local InvokeAI server for tests and demos")
     parser.add_argument("--home", type=Path, default=None, help="default: $INVOKEAI_PY_HOME or ~/.cache/invokeai-py-client")
     parser.add_argument("--instance", default="default", help="a separate server sharing the home's venv and models")
+    # The same options after the action too (`server up --instance X`); absent there, the
+    # value given before the action (or its default) stands.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--instance", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, (_, help_text) in ACTIONS.items():
-        sub = actions.add_parser(name, help=help_text)
+        sub = actions.add_parser(name, help=help_text, parents=[common])
         if name == "status":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

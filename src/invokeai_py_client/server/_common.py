@@ -209,6 +209,20 @@ def pick_free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int
         return int(sock.getsockname()[1])
 
 
+def choose_port(root: Path, default: int) -> int:
+    """The port an instance had before (so a client holding its URL reconnects after a
+    restart) if it is free; else `default` if free; else any free port."""
+    port_file = root / "last-port"
+    previous = port_file.read_text(encoding="utf-8").strip() if port_file.exists() else ""
+    if previous.isdigit() and port_is_free(int(previous)):
+        return int(previous)
+    return pick_free_port(default)
+
+
+def remember_port(root: Path, port: int) -> None:
+    (root / "last-port").write_text(f"{port}\n", encoding="utf-8")
+
+
 def port_moved_in_log(log_text: str) -> int | None:
     """The port InvokeAI moved to, from its `Port A is already in use. Using port B.` line."""
     marker = "is already in use. Using port "

@@ -27,12 +27,13 @@ from ._common import (
     Progress,
     ServerPaths,
     ServerState,
+    choose_port,
     default_home,
     invokeai_yaml,
     log_tail,
-    pick_free_port,
     port_moved_in_log,
     read_state,
+    remember_port,
     remove_state,
     running_port_in_log,
     write_state,
@@ -233,10 +234,7 @@ class LocalServer:
     def _start(self) -> str:
         paths = self.paths
         paths.root.mkdir(parents=True, exist_ok=True)
-        # The port it had before, if free: a client holding its URL reconnects after a restart.
-        port_file = paths.root / "last-port"
-        previous = port_file.read_text().strip() if port_file.exists() else ""
-        port = pick_free_port(int(previous) if previous.isdigit() else DEFAULT_PORT)
+        port = choose_port(paths.root, DEFAULT_PORT)
         (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port, multiuser=self.multiuser), encoding="utf-8")
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("INVOKEAI_PORT", None)
@@ -266,7 +264,7 @@ class LocalServer:
             self._kill(process)
             raise
         url = f"http://127.0.0.1:{port}"
-        port_file.write_text(f"{port}\n", encoding="utf-8")
+        remember_port(paths.root, port)
         write_state(
             paths.state_file,
             ServerState(pid=process.pid, port=port, url=url, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
