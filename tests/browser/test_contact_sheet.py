@@ -13,7 +13,7 @@ from invokeai_py_client.cli.main import main
 def test_index_html_shows_every_stage_of_every_prompt(browser: Browser, server_url: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
     code = main([
-        "refine", "a portrait", "a castle", "a lighthouse", "--url", server_url, "--seed", "42",
+        "refine", "a portrait", "a castle", "--url", server_url, "--seed", "42",
         "--width", "64", "--height", "64", "--base-steps", "2", "--refine-steps", "2",
         "--enhance-face", "--upscale", "--output-dir", str(out),
     ])

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._exceptions import InvokeAIError, ValidationError
+from .._exceptions import InvokeAIError, JobTimeoutError, ValidationError
+from .._flow import SyncRunner
+from ..jobs import Job
 from .refine import MultiStageRefiner, StageJob
 
 __all__ = ["EfficientRefiner", "ParallelRefiner"]
@@ -105,26 +107,70 @@ class EfficientRefiner(MultiStageRefiner):
         self,
         prompts: Sequence[str],
         stages: Sequence[str] = ("base", "refine", "upscale"),
-        **base_params: Any,
+        *,
+        look_ahead: int = 2,
+        **params: Any,
     ) -> Iterator[dict[str, Any]]:
-        """Yield ``{"stage", "prompt", "image"}`` as each stage of each prompt finishes.
+        """Yield ``{"stage", "prompt", "image", "item_id"}`` as each stage of each prompt finishes.
 
-        Every base generation is queued before the first is awaited, so the server
-        works on the next prompt while this one is refined and upscaled.
+        A scheduler, not a loop: a prompt's next stage is enqueued at the FRONT of the
+        queue the moment its previous stage finishes, so finished images come early,
+        while up to `look_ahead` base generations wait behind it so the server never
+        runs dry (and one client does not flood a shared server). Images move between
+        stages by name on the server. Each superseded image is deleted once the next
+        stage has it (`cleanup_intermediate`).
+
+        Keywords reach the stage they name: ``refiner_steps``, ``refiner_strength`` and
+        ``refine_cfg_scale`` the refinement; ``scale`` and ``upscale_model`` the upscale;
+        the rest (``negative_prompt``, ``seed``, ``steps``, ``cfg_scale``, ``width``,
+        ``height``) the base generation.
         """
+        order = [s for s in ("base", "refine", "upscale") if s in stages]
         unknown = [s for s in stages if s not in ("base", "refine", "upscale")]
         if unknown or "base" not in stages:
-            raise ValueError(f"stages must include 'base' and come from base/refine/upscale, got {list(stages)}")
-        queued = [(p, self.submit_base(p, **base_params)) for p in prompts]
-        for prompt, base_job in queued:
-            current, _ = self._finish(base_job)
-            yield {"stage": "base", "prompt": prompt, "image": current}
-            if "refine" in stages:
-                refined, _ = self.refine_image(current, prompt)
-                self.cleanup_image(current)
-                current = refined
-                yield {"stage": "refined", "prompt": prompt, "image": current}
-            if "upscale" in stages:
-                upscaled, _ = self.upscale_image(current)
-                self.cleanup_image(current)
-                yield {"stage": "upscaled", "prompt": prompt, "image": upscaled}
+            raise ValidationError(f"stages must include 'base' and come from base/refine/upscale, got {list(stages)}")
+        if look_ahead < 1:
+            raise ValidationError(f"look_ahead must be >= 1, got {look_ahead}")
+        refine_kw = {
+            "refiner_steps": params.pop("refiner_steps", 15),
+            "refiner_strength": params.pop("refiner_strength", 0.3),
+            "cfg_scale": params.pop("refine_cfg_scale", params.get("cfg_scale", 7.0)),
+            "negative_prompt": params.get("negative_prompt", ""),
+        }
+        upscale_kw = {"scale": params.pop("scale", 2), "model": params.pop("upscale_model", None)}
+        base_kw = params
+        labels = {"base": "base", "refine": "refined", "upscale": "upscaled"}
+        pending: dict[Job[SyncRunner], tuple[int, str, StageJob, str | None]] = {}
+        next_prompt = 0
+
+        def top_up() -> None:
+            nonlocal next_prompt
+            while next_prompt < len(prompts) and sum(1 for p in pending.values() if p[1] == "base") < look_ahead:
+                stage_job = self.submit_base(prompts[next_prompt], **base_kw)
+                pending[stage_job.job] = (next_prompt, "base", stage_job, None)
+                next_prompt += 1
+
+        def pending_done(done: set[Any]) -> list[Job[SyncRunner]]:
+            return [job for job in pending if job in done]
+
+        top_up()
+        while pending:
+            done, _ = concurrent.futures.wait(list(pending), timeout=self.timeout,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            if not done:
+                raise JobTimeoutError(f"no stage finished within {self.timeout}s", None)
+            for job in sorted(pending_done(done), key=lambda j: j.item_id):
+                index, stage, stage_job, superseded = pending.pop(job)
+                image, item = self._finish(stage_job)
+                if superseded is not None:
+                    self.cleanup_image(superseded)
+                yield {"stage": labels[stage], "prompt": prompts[index], "image": image, "item_id": item.item_id}
+                follow = order[order.index(stage) + 1] if stage != order[-1] else None
+                if follow == "refine":
+                    nxt = self.submit_refine(image, prompts[index], prepend=True, **refine_kw)
+                elif follow == "upscale":
+                    nxt = self.submit_upscale(image, prepend=True, **upscale_kw)
+                else:
+                    continue
+                pending[nxt.job] = (index, follow, nxt, image)
+            top_up()

@@ -118,12 +118,14 @@ class MultiStageRefiner:
         if self.models.refiner:
             self.refiner_wf.get_input_value("Model").value = self.models.refiner
 
-    def _submit(self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any]) -> StageJob:
+    def _submit(
+        self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any], *, prepend: bool = False
+    ) -> StageJob:
         """Enqueue one stage run on a private copy of the stage's handle (no waiting)."""
         wf = handle.clone()
         for key, value in values.items():
             wf.get_input_value(key).value = value
-        return StageJob(wf, wf.submit_sync())
+        return StageJob(wf, wf.submit_sync(prepend=prepend))
 
     def _finish(self, stage: StageJob) -> tuple[str, QueueItem]:
         """Wait for a stage run; its final image name and queue item (typed errors on failure)."""
@@ -194,21 +196,30 @@ class MultiStageRefiner:
         refiner_steps: int = 15,
         refiner_strength: float = 0.3,
         cfg_scale: float = 7.0,
+        *,
+        prepend: bool = False,
     ) -> StageJob:
-        """Enqueue a refinement without waiting (see `refine_image`)."""
+        """Enqueue a refinement without waiting (see `refine_image`); `prepend`: at the queue's front."""
         return self._submit(
             self.refiner_wf,
             {0: self.ensure_image_name(base_image), 1: prompt, 2: negative_prompt, 3: refiner_steps,
              4: refiner_strength, 5: cfg_scale, 6: self.boards.refined},
+            prepend=prepend,
         )
 
     def upscale_image(self, image: str, scale: int = 2, model: str | None = None) -> tuple[str, QueueItem]:
         """Stage 3: upscale by an integer `scale` with a spandrel model (name or key)."""
         log.info("stage 3: upscaling x%d", scale)
+        return self._finish(self.submit_upscale(image, scale, model))
+
+    def submit_upscale(
+        self, image: str, scale: int = 2, model: str | None = None, *, prepend: bool = False
+    ) -> StageJob:
+        """Enqueue an upscale without waiting (see `upscale_image`); `prepend`: at the queue's front."""
         values: dict[int | str, Any] = {0: self.ensure_image_name(image), 1: scale, 3: self.boards.upscaled}
         if model or self.models.upscaler:
             values[2] = model or self.models.upscaler
-        return self._run(self.upscale_wf, values)
+        return self._submit(self.upscale_wf, values, prepend=prepend)
 
     def full_pipeline(
         self,
