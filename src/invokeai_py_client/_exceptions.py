@@ -41,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "InputNotFoundError",
     "InternalServerError",
     "InvokeAIError",
     "JobCanceledError",
@@ -161,6 +162,15 @@ class ValidationError(InvokeAIError, ValueError):
         if problems:
             message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message)
+
+
+class InputNotFoundError(ValidationError, KeyError, IndexError):
+    """A workflow has no input with this index, label or path (the message lists its inputs).
+
+    Also a `KeyError` and an `IndexError`, as looking up a label or an index is.
+    """
+
+    __str__ = Exception.__str__  # not KeyError's quoted repr
 
 
 class AmbiguousSubmissionError(InvokeAIError):

@@ -240,7 +240,11 @@ def _validate(doc: Mapping[str, Any]) -> list[str]:
             for key in ("nodes", "edges")
             if not isinstance(doc.get(key), list)
         ]
-    problems: list[str] = []
+    problems: list[str] = [
+        f"{key} must be text, got {type(doc[key]).__name__}"
+        for key in ("name", "author", "description", "version", "contact", "tags", "notes")
+        if key in doc and not isinstance(doc[key], str)
+    ]
     by_id = _node_problems(nodes, problems)
     _edge_problems(edges, by_id, problems)
     if not isinstance(doc.get("exposedFields"), list) or not all(

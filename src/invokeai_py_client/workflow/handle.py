@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 
-from .._exceptions import InvokeAIError, ValidationError
+from .._exceptions import InputNotFoundError, InvokeAIError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
 from .._resource import Resource, operation
 from ..jobs import Job, JobBatch, WaitOptions, submit_flow
@@ -153,12 +153,13 @@ class WorkflowHandle(Resource[Runner]):
     def get_input(self, key: int | str) -> WorkflowInput:
         """An input by index, by label, or by ``"node_id.field_name"``."""
         if isinstance(key, bool):
-            raise TypeError("input key must be an int index or a str label/path")
+            raise ValidationError(f"input key {key!r}: give an int index or a str label or path")
         if isinstance(key, int):
             if not 0 <= key < len(self._inputs):
-                raise IndexError(
+                known = ", ".join(f"{i.input_index} {i.label!r}" for i in self._inputs)
+                raise InputNotFoundError(
                     f"workflow {self.name!r} has {len(self._inputs)} form inputs (0..{len(self._inputs) - 1}); "
-                    f"no input {key}"
+                    f"no input {key}; inputs: {known}"
                 )
             return self._inputs[key]
         by_path = [i for i in self._inputs if i.path == key]
@@ -169,9 +170,9 @@ class WorkflowHandle(Resource[Runner]):
             return by_label[0]
         if len(by_label) > 1:
             names = ", ".join(f"{i.input_index} ({i.path})" for i in by_label)
-            raise KeyError(f"label {key!r} is ambiguous in workflow {self.name!r}: inputs {names}")
+            raise InputNotFoundError(f"label {key!r} is ambiguous in workflow {self.name!r}: inputs {names}")
         known = ", ".join(f"{i.input_index} {i.label!r}" for i in self._inputs)
-        raise KeyError(f"workflow {self.name!r} has no input {key!r}; inputs: {known}")
+        raise InputNotFoundError(f"workflow {self.name!r} has no input {key!r}; inputs: {known}")
 
     def get_input_value(self, key: int | str) -> InputField:
         """The field object of an input; set its `.value` (validated on assignment)."""
