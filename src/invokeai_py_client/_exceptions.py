@@ -197,8 +197,11 @@ class JobError(InvokeAIError):
         return self.item.item_id if self.item is not None else None
 
 
-class JobFailedError(JobError):
-    """The server ran the item and it failed; carries the server's error fields."""
+class JobFailedError(JobError, RuntimeError):
+    """The server ran the item and it failed; carries the server's error fields.
+
+    Also a `RuntimeError`, as invokeai-py-client 1.1.1 raised for a failed job.
+    """
 
     @property
     def error_type(self) -> str | None:
@@ -213,13 +216,18 @@ class JobFailedError(JobError):
         return self.item.error_traceback if self.item is not None else None
 
 
-class JobCanceledError(JobError):
-    """The item was canceled (by this client, another client or the GUI)."""
+class JobCanceledError(JobError, RuntimeError):
+    """The item was canceled (by this client, another client or the GUI). Also a `RuntimeError`."""
 
 
 class JobLostError(JobError):
     """The item is no longer on the queue (deleted or cleared) and will never finish."""
 
 
-class JobTimeoutError(JobError):
-    """Waiting for the item took longer than the timeout. The item may still run."""
+class JobTimeoutError(JobError, TimeoutError):
+    """Waiting for the item took longer than the timeout. The item may still run.
+
+    Also a builtin `TimeoutError`, as 1.1.1 raised (not `OSError`'s errno semantics).
+    """
+
+    __str__ = Exception.__str__

@@ -230,3 +230,12 @@ def test_the_event_socket_gets_the_clients_tls_settings(hub_kind: str) -> None:
         assert extra == {"sslopt": {"ca_certs": bundle}}
     else:
         assert extra["ssl"].verify_mode.name == "CERT_REQUIRED" and extra["ssl"].cert_store_stats()["x509_ca"] > 0
+
+
+def test_job_errors_are_also_the_builtin_kinds_scripts_catch() -> None:
+    from invokeai_py_client import JobCanceledError, JobFailedError, JobTimeoutError
+
+    for error_type, builtin in ((JobFailedError, RuntimeError), (JobCanceledError, RuntimeError),
+                                (JobTimeoutError, TimeoutError)):
+        error = error_type("queue item 7 did not complete", None)
+        assert isinstance(error, builtin) and str(error) == "queue item 7 did not complete" and error.item is None

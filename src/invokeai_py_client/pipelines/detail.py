@@ -71,16 +71,17 @@ class FaceRefiner(MultiStageRefiner):
         that unchanged copy.
         """
         values: dict[int | str, Any] = {
-            0: self.ensure_image_name(image), 1: enhancement_strength, 3: self.boards.face_enhanced,
+            "Input image": self.ensure_image_name(image), "Enhancement strength": enhancement_strength,
+            "Output board": self.boards.face_enhanced,
         }
         if model or self.face_model:
-            values[2] = model or self.face_model
+            values["Face model"] = model or self.face_model
         if prompt:
-            values[4] = prompt
+            values["Face prompt"] = prompt
         name, item = self._run(self.face_restore_wf, values)
         found = face_detected(item)
         if not found:
-            log.info("no face found in %s; the image is unchanged", values[0])
+            log.info("no face found in %s; the image is unchanged", values["Input image"])
         return name, item, found
 
     def detect_and_enhance_faces(self, image: str | Path | Any, enhancement_strength: float = 0.5) -> str:
@@ -132,8 +133,9 @@ class DetailEnhancer(FaceRefiner):
         config = _choice(detail_level, DETAIL_LEVELS, "detail level")
         name, _ = self._run(
             self.masked_wf,
-            {0: self.ensure_image_name(image), 1: self.ensure_image_name(mask), 2: prompt,
-             3: int(config["steps"]), 4: config["strength"], 5: config["cfg"], 6: self.boards.detail},
+            {"Input image": self.ensure_image_name(image), "Mask image": self.ensure_image_name(mask), "Prompt": prompt,
+             "Steps": int(config["steps"]), "Strength": config["strength"], "CFG scale": config["cfg"],
+             "Output board": self.boards.detail},
         )
         return name
 

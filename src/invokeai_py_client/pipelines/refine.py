@@ -169,8 +169,8 @@ class MultiStageRefiner:
         """Enqueue a base generation without waiting (see `generate_base`)."""
         return self._submit(
             self.base_wf,
-            {0: prompt, 1: negative_prompt, 2: pick_seed(seed), 3: steps, 4: cfg_scale,
-             5: width, 6: height, 7: self.boards.base},
+            {"Positive prompt": prompt, "Negative prompt": negative_prompt, "Seed": pick_seed(seed),
+             "Steps": steps, "CFG scale": cfg_scale, "Width": width, "Height": height, "Output board": self.boards.base},
         )
 
     def refine_image(
@@ -202,8 +202,9 @@ class MultiStageRefiner:
         """Enqueue a refinement without waiting (see `refine_image`); `prepend`: at the queue's front."""
         return self._submit(
             self.refiner_wf,
-            {0: self.ensure_image_name(base_image), 1: prompt, 2: negative_prompt, 3: refiner_steps,
-             4: refiner_strength, 5: cfg_scale, 6: self.boards.refined},
+            {"Input image": self.ensure_image_name(base_image), "Prompt": prompt, "Negative prompt": negative_prompt,
+             "Refinement steps": refiner_steps, "Strength": refiner_strength, "CFG scale": cfg_scale,
+             "Output board": self.boards.refined},
             prepend=prepend,
         )
 
@@ -216,9 +217,11 @@ class MultiStageRefiner:
         self, image: str, scale: int = 2, model: str | None = None, *, prepend: bool = False
     ) -> StageJob:
         """Enqueue an upscale without waiting (see `upscale_image`); `prepend`: at the queue's front."""
-        values: dict[int | str, Any] = {0: self.ensure_image_name(image), 1: scale, 3: self.boards.upscaled}
+        values: dict[int | str, Any] = {
+            "Input image": self.ensure_image_name(image), "Scale": scale, "Output board": self.boards.upscaled,
+        }
         if model or self.models.upscaler:
-            values[2] = model or self.models.upscaler
+            values["Upscaling model"] = model or self.models.upscaler
         return self._submit(self.upscale_wf, values, prepend=prepend)
 
     def full_pipeline(
