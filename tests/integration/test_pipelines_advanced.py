@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +22,7 @@ from invokeai_py_client.pipelines import (
     ProgressiveRefiner,
     StageBoards,
 )
+from invokeai_py_client.pipelines.refine import StageJob
 from tests.graphs import unique
 
 BOARDS = StageBoards(
@@ -125,14 +126,19 @@ def test_batch_refine_queues_everything_before_waiting(client: InvokeAIClient) -
 
 def test_max_workers_bounds_what_is_on_the_queue_at_once(client: InvokeAIClient) -> None:
     refiner = ParallelRefiner(client, boards=BOARDS, max_workers=1)  # the seed's signature
+    submitted: list[StageJob] = []
+    submit = refiner.submit_refine
+
+    def recording(*args: Any, **kwargs: Any) -> StageJob:
+        submitted.append(submit(*args, **kwargs))
+        return submitted[-1]
+
+    refiner.submit_refine = recording  # type: ignore[method-assign]
     bases = [base_image(refiner, s) for s in (7, 8)]
     refined = refiner.batch_refine(bases, "z", refiner_steps=2)
-    assert len(set(refined)) == 2
-    items = sorted(
-        (client.queue_repo.get_item(i) for i in client.queue_repo.list_item_ids()[:2]), key=lambda i: i.item_id
-    )
-    for earlier, later in itertools.pairwise(items):
-        assert str(earlier.completed_at) <= str(later.created_at)  # one in flight at a time
+    assert len(set(refined)) == 2 and len(submitted) == 2
+    first, second = (client.queue_repo.get_item(s.job.item_id) for s in submitted)
+    assert str(first.completed_at) <= str(second.created_at)  # one in flight at a time
     with pytest.raises(ValidationError):
         ParallelRefiner(client, max_workers=0)
 
