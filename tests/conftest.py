@@ -28,12 +28,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
+def server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """Base URL of a real InvokeAI 6.14.2 server with the five tiny models installed."""
     external = os.environ.get("INVOKEAI_URL")
     if external:
         yield external.rstrip("/")
         return
+    if any(Path(str(item.fspath)).name == "test_multiuser.py" for item in request.session.items):
+        from tests import multiuser_server
+
+        multiuser_server.start_in_background()  # its start overlaps the main server's
     from invokeai_py_client.server import LocalServer, LocalServerError
 
     server = LocalServer()

@@ -39,9 +39,10 @@ from invokeai_py_client import (
 from invokeai_py_client.server import LocalServer, LocalServerError
 from invokeai_py_client.server._common import port_is_free
 from invokeai_py_client.server.local import is_invokeai_web
+from tests import multiuser_server
 from tests.graphs import blank_image_body
 
-INSTANCE = "multiuser-test"
+INSTANCE = multiuser_server.INSTANCE
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,9 @@ class MultiUserServer:
 
 @pytest.fixture(scope="module")
 def multiuser() -> Iterator[MultiUserServer]:
-    server = LocalServer(instance=INSTANCE, multiuser=True)
-    server.down()
-    shutil.rmtree(server.paths.instance_dir, ignore_errors=True)  # a fresh user database
+    server = multiuser_server.server()
     try:
-        url = server.up()
+        url = multiuser_server.url()  # started beside the main server (see tests/conftest.py)
     except LocalServerError as exc:
         pytest.fail(f"could not start the multi-user InvokeAI instance:\n{exc}", pytrace=False)
     try:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,14 @@ from .provision import Provisioner
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9090
+
+
+def instance_port(instance: str) -> int:
+    """The port an instance asks for first: 9090 for the default one, a port of its own
+    (from its name) for the others, so instances started together do not race for one."""
+    if instance == DEFAULT_INSTANCE:
+        return DEFAULT_PORT
+    return DEFAULT_PORT + 1 + zlib.crc32(instance.encode("utf-8")) % 400
 INSTALL_TIMEOUT = 120.0
 
 
@@ -234,7 +243,7 @@ class LocalServer:
     def _start(self) -> str:
         paths = self.paths
         paths.root.mkdir(parents=True, exist_ok=True)
-        port = choose_port(paths.root, DEFAULT_PORT)
+        port = choose_port(paths.root, instance_port(paths.instance))
         (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port, multiuser=self.multiuser), encoding="utf-8")
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("INVOKEAI_PORT", None)
