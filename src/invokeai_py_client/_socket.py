@@ -300,6 +300,7 @@ class AsyncEventHub(_Hub):
     def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
         super().__init__(options, credentials)
         self._connect_lock: asyncio.Lock | None = None  # made in the running loop
+        self._resubscribing: set[asyncio.Task[None]] = set()
 
     def _new_socket(self) -> Any:
         import socketio
@@ -311,7 +312,9 @@ class AsyncEventHub(_Hub):
         return socketio.AsyncClient(**_SOCKET_SETTINGS, **tls)
 
     def _resubscribe(self, sio: Any) -> None:
-        asyncio.get_running_loop().create_task(_drive_async(self._subscribe_steps(sio)))
+        task = asyncio.get_running_loop().create_task(_drive_async(self._subscribe_steps(sio)))
+        self._resubscribing.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._resubscribing.discard)
 
     async def connect(self, timeout: float = 5.0) -> bool:
         """Open the socket if it is not open; True when events are flowing."""

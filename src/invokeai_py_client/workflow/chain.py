@@ -124,28 +124,31 @@ def chain_workflows(
                 "target": target,
                 "targetHandle": fed.field_name,
             })
-        for element_id, element in (doc.get("form") or {}).get("elements", {}).items():
-            if element_id == "root":
+        form_elements: Mapping[str, Any] = (doc.get("form") or {}).get("elements", {})
+        fed_identifier = {"nodeId": fed.node_id, "fieldName": fed.field_name} if fed is not None else None
+        dropped = {  # fed by the previous stage: not an input any more
+            element_id for element_id, element in form_elements.items()
+            if fed_identifier is not None and (element.get("data") or {}).get("fieldIdentifier") == fed_identifier
+        }
+        for element_id, element in form_elements.items():
+            if element_id == "root" or element_id in dropped:
                 continue
-            identifier = (element.get("data") or {}).get("fieldIdentifier")
-            if fed is not None and identifier == {"nodeId": fed.node_id, "fieldName": fed.field_name}:
-                continue  # fed by the previous stage: not an input any more
             element = copy.deepcopy(element)
             element["id"] = f"{prefix}-{element_id}"
-            if element.get("parentId") == "root":
-                element["parentId"] = "root"
-            elif element.get("parentId"):
-                element["parentId"] = f"{prefix}-{element['parentId']}"
+            parent = element.get("parentId")
+            if parent and parent != "root":
+                element["parentId"] = f"{prefix}-{parent}"
+            identifier = (element.get("data") or {}).get("fieldIdentifier")
             if identifier is not None:
                 element["data"]["fieldIdentifier"] = {"nodeId": pid(identifier["nodeId"]),
                                                       "fieldName": identifier["fieldName"]}
             children = (element.get("data") or {}).get("children")
             if isinstance(children, list):
-                element["data"]["children"] = [f"{prefix}-{c}" for c in children if f"{prefix}-{c}" in _kept(doc, prefix, fed)]
+                element["data"]["children"] = [f"{prefix}-{c}" for c in children if c not in dropped]
             elements[element["id"]] = element
-        root = (doc.get("form") or {}).get("elements", {}).get("root", {})
         root_children += [
-            f"{prefix}-{c}" for c in (root.get("data") or {}).get("children", []) if f"{prefix}-{c}" in elements
+            f"{prefix}-{c}" for c in (form_elements.get("root", {}).get("data") or {}).get("children", [])
+            if c not in dropped
         ]
         previous_output = pid(output)
 
@@ -169,15 +172,6 @@ def chain_workflows(
         },
     }
     return WorkflowDefinition.from_dict(composite, source=f"chain of {', '.join(titles)}")
-
-
-def _kept(doc: Mapping[str, Any], prefix: str, fed: FormInputRef | None) -> set[str]:
-    out = set()
-    for element_id, element in (doc.get("form") or {}).get("elements", {}).items():
-        identifier = (element.get("data") or {}).get("fieldIdentifier")
-        if fed is None or identifier != {"nodeId": fed.node_id, "fieldName": fed.field_name}:
-            out.add(f"{prefix}-{element_id}")
-    return out
 
 
 def _slug(title: str) -> str:
