@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit integration server-up server-down bench clean
+.PHONY: install demo test lint typecheck unit integration server-up server-down bench reliability clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ bench: install
 	$(BIN)/invokeai-py server provision
 	$(BIN)/invokeai-py server up
 	$(BIN)/python benchmarks/busy_fraction.py
+
+# docs/RELIABILITY.md from a run of the fault and bad-input tests.
+reliability: install
+	$(BIN)/python scripts/reliability_report.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
