@@ -129,3 +129,20 @@ def test_a_killed_refine_run_resumes_without_submitting_anything_twice(server_ur
         assert len(row["item_ids"]) == 1
         for stem in ("base", "refined", "upscaled"):
             assert (Path(row["folder"]) / f"{stem}.png").stat().st_size > 0
+
+
+def test_refine_command_progressive_passes_score_each_image(server_url: str, tmp_path: Path) -> None:
+    code = main([
+        "refine", "a lighthouse", "--url", server_url, "--seed", "4", "--width", "64", "--height", "64",
+        "--base-steps", "2", "--refine-steps", "2", "--progressive", "2", "--quality-threshold", "0.99",
+        "--output-dir", str(tmp_path),
+    ])
+    assert code == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["stages"] == ["base", "refined", "progressive"] and manifest["fused"] is False
+    (row,) = manifest["prompts"]
+    assert set(row["scores"]) == {"refined", "progressive"}
+    assert all(0.0 <= score <= 1.0 for score in row["scores"].values())
+    assert row["images"]["progressive"]["image_name"] != row["images"]["refined"]["image_name"]  # 0.99: passes ran
+    assert (Path(row["folder"]) / "progressive.png").stat().st_size > 0
+    assert "scores" in (tmp_path / "index.html").read_text()

@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cfg-scale", type=float, default=7.0)
     p.add_argument("--enhance-face", action="store_true", help="redraw the first face after refining")
     p.add_argument("--face-strength", type=float, default=0.5)
+    p.add_argument("--progressive", type=int, default=0, metavar="N",
+                   help="after refining, up to N more passes until --quality-threshold is reached "
+                        "(a decision per image on the client: the stages then run one request at a time)")
+    p.add_argument("--quality-threshold", type=float, default=0.8, metavar="Q",
+                   help="sharpness score (0..1) that ends --progressive passes")
     p.add_argument("--upscale", action="store_true", help="also upscale the final image")
     p.add_argument("--upscale-factor", type=int, default=2)
     p.add_argument("--upscale-model", default=None, help="spandrel model name or key")
@@ -91,6 +96,7 @@ class Row:
     item_ids: list[int] = field(default_factory=list)
     images: dict[str, dict[str, str]] = field(default_factory=dict)
     seconds: float | None = None
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 def read_rows(prompts: list[str], prompts_file: Path | None, negative: str, seed: int | None) -> list[Row]:
@@ -200,6 +206,9 @@ class RunState:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
+    if args.progressive and args.fused:
+        console.print("--progressive decides per image on the client: the stages run one request at a time")
+        args.fused = False
     try:
         run_state = RunState.open(args)
     except InvokeAIError as exc:
@@ -226,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
 def _stages(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     """(title, bundled workflow, file stem of its image) of each stage, in order."""
     stages = [("Base", "sdxl_base.json", "base"), ("Refine", "sdxl_refiner.json", "refined")]
+    if args.progressive:
+        stages.append(("Progressive", "sdxl_refiner.json", "progressive"))
     if args.enhance_face:
         stages.append(("Face", "face_restore.json", "face"))
     if args.upscale:
@@ -360,12 +371,13 @@ def _ran_key(item: Any) -> tuple[Any, Any]:
 
 def _run_staged(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
     """One request per prompt and stage (each waits for the previous)."""
-    from ..pipelines import FaceRefiner, MultiStageRefiner, StageModels
+    from ..pipelines import FaceRefiner, MultiStageRefiner, ProgressiveRefiner, StageModels
 
     bars = _StageProgress(progress)
     models = StageModels(base=args.base_model, refiner=args.refiner_model, upscaler=args.upscale_model)
     kind = FaceRefiner if args.enhance_face else MultiStageRefiner
     refiner = kind(client, models=models, timeout=args.timeout, on_event=bars)
+    passes = ProgressiveRefiner(client, models=models, timeout=args.timeout, on_event=bars) if args.progressive else None
     task = progress.add_task("prompts", total=len(rows), node="")
     for row in rows:
         started = time.monotonic()
@@ -379,6 +391,13 @@ def _run_staged(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row
                                            refiner_strength=args.refine_strength, cfg_scale=args.cfg_scale)
         row.images["refined"] = {"image_name": image}
         row.item_ids.append(item.item_id)
+        if passes is not None:
+            bars.start("progressive")
+            row.scores["refined"] = round(passes.assess_quality(image), 4)
+            image = passes.adaptive_refinement(image, row.prompt, args.quality_threshold,
+                                               max_passes=args.progressive, refiner_steps=args.refine_steps)
+            row.images["progressive"] = {"image_name": image}
+            row.scores["progressive"] = round(passes.assess_quality(image), 4)
         if isinstance(refiner, FaceRefiner):
             bars.start("face")
             image, item, _ = refiner.enhance_face(image, args.face_strength, model=args.refiner_model)

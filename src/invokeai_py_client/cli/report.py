@@ -32,6 +32,8 @@ def write_index(output_dir: Path, stages: Sequence[str], rows: Sequence[Mapping[
                 f'alt="{html.escape(stage)}" title="{html.escape(image["image_name"])}"></a></td>'
             )
         seconds = f"{row['seconds']:.1f} s" if row.get("seconds") is not None else ""
+        if row.get("scores"):
+            seconds += " &middot; scores " + ", ".join(f"{html.escape(k)} {v:.3f}" for k, v in row["scores"].items())
         body.append(
             f"<tr><th scope=row><p>{html.escape(row['prompt'])}</p><p class=meta>seed {row['seed']}"
             f"{' &middot; negative: ' + html.escape(row['negative']) if row.get('negative') else ''}"
