@@ -45,9 +45,7 @@ def test_a_password_in_the_url_is_sent_as_basic_auth_and_shown_nowhere(
             return json_response(503, {"detail": "busy"})
         return json_response(500, {"detail": "broken"})
 
-    client = harness.client(handler, max_retries=1)
-    client = type(client)(f"http://alice:{PASSWORD}@testserver", transport=client._runner.http._transport,
-                          use_events=False, max_retries=1)
+    client = harness.client(handler, url=f"http://alice:{PASSWORD}@testserver", max_retries=1)
     caplog.set_level(logging.DEBUG, logger="invokeai_py_client")
     with pytest.raises(Exception) as info:
         harness.call(client, "server_version")

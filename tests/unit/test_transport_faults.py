@@ -46,11 +46,10 @@ class Harness:
         self.mode = mode
         self.sleeps: list[float] = []
 
-    def client(self, handler: Handler, **kwargs: Any) -> Any:
+    def client(self, handler: Handler, url: str = "http://testserver", **kwargs: Any) -> Any:
         kwargs.setdefault("use_events", False)
-        if self.mode == "sync":
-            return InvokeAIClient("http://testserver", transport=httpx.MockTransport(handler), **kwargs)
-        return AsyncInvokeAIClient("http://testserver", transport=httpx.MockTransport(handler), **kwargs)
+        kind = InvokeAIClient if self.mode == "sync" else AsyncInvokeAIClient
+        return kind(url, transport=httpx.MockTransport(handler), **kwargs)
 
     def call(self, client: Any, method: str, *args: Any, **kwargs: Any) -> Any:
         result = getattr(client, method)(*args, **kwargs)
