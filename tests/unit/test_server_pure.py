@@ -10,7 +10,6 @@ import pytest
 
 from invokeai_py_client.server import LocalServer, ServerPaths, ServerState, tiny_models
 from invokeai_py_client.server._common import (
-    invokeai_yaml,
     pick_free_port,
     port_is_free,
     port_moved_in_log,
@@ -22,6 +21,7 @@ from invokeai_py_client.server.provision import (
     constraints_path,
     patch_torchvision_meta_registrations,
 )
+from invokeai_py_client.server.releases import invokeai_yaml
 
 SAMPLE_META = '''\
 @register_meta("roi_pool")

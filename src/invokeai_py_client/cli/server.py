@@ -14,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status
 
-from ..server import LocalServer, LocalServerError
+from ..server import INVOKEAI_VERSION, LocalServer, LocalServerError
+from ..server.releases import RELEASES
 
 
 class RichProgress:
@@ -47,12 +48,14 @@ class RichProgress:
 
 
 def _server(args: argparse.Namespace, console: Console) -> LocalServer:
-    return LocalServer(args.home, instance=args.instance, progress=RichProgress(console))
+    return LocalServer(
+        args.home, instance=args.instance, invokeai_version=args.invokeai_version, progress=RichProgress(console)
+    )
 
 
 def _provision(args: argparse.Namespace, server: LocalServer, console: Console) -> int:
     server.provision()
-    console.print(f"provisioned InvokeAI under {server.home}")
+    console.print(f"provisioned InvokeAI {server.invokeai_version} under {server.home}")
     return 0
 
 
@@ -97,7 +100,7 @@ def _status(args: argparse.Namespace, server: LocalServer, console: Console) -> 
 
 Action = Callable[[argparse.Namespace, LocalServer, Console], int]
 ACTIONS: dict[str, tuple[Action, str]] = {
-    "provision": (_provision, "install InvokeAI 6.14.2 into its venv and build the tiny models"),
+    "provision": (_provision, "install InvokeAI (6.14.2 unless --invokeai-version) into its venv and build the tiny models"),
     "up": (_up, "start the server (provisioning first if needed); prints its URL"),
     "down": (_down, "stop the server that `up` started"),
     "status": (_status, "say what is running"),
@@ -118,12 +121,18 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("server", help="the local InvokeAI server for tests and demos")
     parser.add_argument("--home", type=Path, default=None, help="default: $INVOKEAI_PY_HOME or ~/.cache/invokeai-py-client")
-    parser.add_argument("--instance", default="default", help="a separate server sharing the home's venv and models")
+    parser.add_argument("--instance", default="default", help="a separate server sharing the home's models")
+    parser.add_argument(
+        "--invokeai-version",
+        default=None,
+        help=f"InvokeAI release to install/run ({', '.join(RELEASES)}); default: the instance's last one, else {INVOKEAI_VERSION}",
+    )
     # The same options after the action too (`server up --instance X`); absent there, the
     # value given before the action (or its default) stands.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--instance", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--invokeai-version", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, (_, help_text) in ACTIONS.items():
         sub = actions.add_parser(name, help=help_text, parents=[common])

@@ -5,8 +5,12 @@
     >>> url = server.up()           # doctest: +SKIP  (installs InvokeAI 6.14.2 on first use)
     >>> server.status().models      # doctest: +SKIP
     >>> server.down()               # doctest: +SKIP
+    >>> LocalServer(instance="v515", invokeai_version="5.15.0").up()  # doctest: +SKIP
 
-The same operations are on the command line: `invokeai-py server provision|up|down|status|url`.
+Other releases (`releases.RELEASES`: 6.14.2, 6.0.2, 5.15.0) install into a venv of their
+own beside the default one; an instance remembers the release it was brought up with.
+The same operations are on the command line: `invokeai-py server provision|up|down|status|url`,
+with `--instance NAME --invokeai-version X`.
 """
 
 from ._common import (

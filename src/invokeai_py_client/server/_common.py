@@ -14,7 +14,6 @@ from .._exceptions import InvokeAIError
 
 INVOKEAI_VERSION = "6.14.2"
 TORCH_REQUIREMENTS = ("torch==2.13.0", "torchvision==0.28.0")
-CONSTRAINTS_FILE = f"constraints-invokeai-{INVOKEAI_VERSION}-cpu.txt"
 DEFAULT_INSTANCE = "default"
 
 
@@ -73,16 +72,18 @@ def default_home() -> Path:
 class ServerPaths:
     """Where everything lives under a home directory.
 
-    The venv and the tiny models are shared by every instance; each instance has its
-    own InvokeAI root, state file and log (the default instance sits at the top).
+    Each InvokeAI version has its own venv, shared by the instances that run it; the
+    tiny models are shared by every instance; each instance has its own InvokeAI root,
+    state file and log (the default instance sits at the top).
     """
 
     home: Path
     instance: str = DEFAULT_INSTANCE
+    invokeai_version: str = INVOKEAI_VERSION
 
     @property
     def venv(self) -> Path:
-        return self.home / f"venv-{INVOKEAI_VERSION}"
+        return self.home / f"venv-{self.invokeai_version}"
 
     @property
     def python(self) -> Path:
@@ -118,27 +119,10 @@ class ServerPaths:
     def log_file(self) -> Path:
         return self.instance_dir / "server.log"
 
-
-def invokeai_yaml(port: int, *, multiuser: bool = False) -> str:
-    """The `invokeai.yaml` of a CPU-only local server listening on 127.0.0.1:`port`.
-
-    `multiuser` turns on InvokeAI's user accounts (every API call then needs a token).
-    Response compression is off: InvokeAI 6.14's gzip responder answers the web UI's
-    Socket.IO long-polling request (which accepts gzip) with HTTP 500 on the starlette its
-    constraints pin, so the UI would never get events; on loopback it saves nothing anyway.
-    """
-    text = (
-        "# Written by invokeai-py-client; rewritten on every start.\n"
-        "schema_version: 4.0.3\n"
-        "host: 127.0.0.1\n"
-        f"port: {port}\n"
-        "patchmatch: false\n"
-        "log_format: plain\n"
-        "device: cpu\n"
-        "precision: float32\n"
-        "http_compression_level: 0\n"
-    )
-    return text + "multiuser: true\n" if multiuser else text
+    @property
+    def version_file(self) -> Path:
+        """Records the InvokeAI version an instance was brought up with."""
+        return self.instance_dir / "invokeai-version"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from ._common import (
     ServerState,
     choose_port,
     default_home,
-    invokeai_yaml,
     log_tail,
     port_moved_in_log,
     read_state,
@@ -40,6 +39,7 @@ from ._common import (
     write_state,
 )
 from .provision import Provisioner
+from .releases import invokeai_yaml, release
 
 logger = logging.getLogger(__name__)
 
@@ -111,21 +111,33 @@ def multiuser_enabled(url: str, timeout: float = 5.0) -> bool | None:
         return None
 
 
+def _recorded_version(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def _client(url: str, timeout: float = 30.0) -> InvokeAIClient:
     """A client for probing and setting up the local server (no retries, no socket)."""
     return InvokeAIClient(url, timeout=timeout, max_retries=0, use_events=False)
 
 
 class LocalServer:
-    """A local InvokeAI 6.14.2 server (CPU, 127.0.0.1) with the tiny test models.
+    """A local InvokeAI server (CPU, 127.0.0.1) with the tiny test models.
 
         >>> from invokeai_py_client.server import LocalServer
         >>> server = LocalServer()          # home: $INVOKEAI_PY_HOME or ~/.cache/invokeai-py-client
         >>> url = server.up()               # doctest: +SKIP  (provisions on first use)
         >>> server.down()                   # doctest: +SKIP
+        >>> old = LocalServer(instance="v515", invokeai_version="5.15.0")  # its own venv
 
     `instance` names a separate server (own root, port, state and log) sharing the
-    home's venv and models; the default instance lives at the top of the home.
+    home's models, and the venv of its InvokeAI version with the instances running the
+    same one; the default instance lives at the top of the home.
+
+    `invokeai_version` picks the release (see `releases.RELEASES`). Without it, an
+    instance runs the version it was last brought up with, else 6.14.2.
 
     `multiuser=True` starts it with user accounts (`multiuser: true`): create the
     first administrator with `POST /api/v1/auth/setup`, then log in. Installing
@@ -137,12 +149,16 @@ class LocalServer:
         home: Path | str | None = None,
         *,
         instance: str = DEFAULT_INSTANCE,
+        invokeai_version: str | None = None,
         multiuser: bool = False,
         progress: Progress | None = None,
         start_timeout: float = 120.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        self.paths = ServerPaths(Path(home).expanduser() if home is not None else default_home(), instance)
+        base = ServerPaths(Path(home).expanduser() if home is not None else default_home(), instance)
+        version = invokeai_version or _recorded_version(base.version_file) or INVOKEAI_VERSION
+        release(version)  # refuse a version we cannot install before anything happens
+        self.paths = ServerPaths(base.home, instance, version)
         self.multiuser = multiuser
         self.progress: Progress = progress or NullProgress()
         self.start_timeout = start_timeout
@@ -153,10 +169,22 @@ class LocalServer:
     def home(self) -> Path:
         return self.paths.home
 
+    @property
+    def invokeai_version(self) -> str:
+        return self.paths.invokeai_version
+
     # -- provisioning -------------------------------------------------------------
     def provision(self) -> None:
-        """Install InvokeAI into the home's venv and build the tiny models (resumable)."""
+        """Install InvokeAI into its venv and build the tiny models (resumable).
+
+        The instance remembers the version, so a later `up` without one starts it.
+        """
         Provisioner(self.paths, self.progress).provision()
+        self._record_version()
+
+    def _record_version(self) -> None:
+        self.paths.instance_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.version_file.write_text(f"{self.invokeai_version}\n", encoding="utf-8")
 
     # -- finding the running server -----------------------------------------------
     def _live_state(self) -> ServerState | None:
@@ -164,7 +192,7 @@ class LocalServer:
         state = read_state(self.paths.state_file)
         if state is None:
             return None
-        if is_invokeai_web(state.pid) and server_version(state.url) == INVOKEAI_VERSION:
+        if is_invokeai_web(state.pid) and server_version(state.url) == self.invokeai_version:
             return state
         return None
 
@@ -218,6 +246,15 @@ class LocalServer:
             else:
                 stale = read_state(self.paths.state_file)
                 if stale is not None and is_invokeai_web(stale.pid):
+                    running = server_version(stale.url)
+                    if running is not None:
+                        raise LocalServerError(
+                            "start",
+                            f"instance {self.paths.instance!r} runs InvokeAI {running} at {stale.url}, "
+                            f"not {self.invokeai_version}",
+                            f"run `invokeai-py server --instance {self.paths.instance} down` first, "
+                            "or use another instance name.",
+                        )
                     raise LocalServerError(
                         "start",
                         f"invokeai-web pid {stale.pid} from {self.paths.state_file} runs but does not answer at {stale.url}",
@@ -244,7 +281,9 @@ class LocalServer:
         paths = self.paths
         paths.root.mkdir(parents=True, exist_ok=True)
         port = choose_port(paths.root, instance_port(paths.instance))
-        (paths.root / "invokeai.yaml").write_text(invokeai_yaml(port, multiuser=self.multiuser), encoding="utf-8")
+        yaml = invokeai_yaml(port, version=self.invokeai_version, multiuser=self.multiuser)
+        (paths.root / "invokeai.yaml").write_text(yaml, encoding="utf-8")
+        self._record_version()
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("INVOKEAI_PORT", None)
         env.pop("INVOKEAI_HOST", None)
@@ -304,10 +343,10 @@ class LocalServer:
             actual = running_port_in_log(log_text)
             version = server_version(f"http://127.0.0.1:{actual}", timeout=1.0) if actual else None
             if actual is not None and version is not None:
-                if version != INVOKEAI_VERSION:
+                if version != self.invokeai_version:
                     raise LocalServerError(
                         "start",
-                        f"port {actual} answers InvokeAI {version}, not our {INVOKEAI_VERSION} server",
+                        f"port {actual} answers InvokeAI {version}, not our {self.invokeai_version} server",
                         "stop the other server or free the port and retry.",
                     )
                 return actual

@@ -19,12 +19,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 
 from . import tiny_models
 from ._common import (
-    CONSTRAINTS_FILE,
     INVOKEAI_VERSION,
     TORCH_REQUIREMENTS,
     NullProgress,
@@ -32,6 +30,7 @@ from ._common import (
     ProvisionError,
     ServerPaths,
 )
+from .releases import Release, release
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +57,33 @@ def patch_torchvision_meta_registrations(text: str) -> tuple[str, int]:
     )
 
 
-def constraints_path() -> Path:
-    """The constraints file shipped in this package."""
-    return Path(str(resources.files(__package__).joinpath(CONSTRAINTS_FILE)))
+def constraints_path(version: str | None = None) -> Path:
+    """The constraints file shipped in this package for `version` (default: 6.14.2)."""
+    return release(version or INVOKEAI_VERSION).constraints_path()
+
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# Installed beforehand, for every release, in the versions we run them at.
+_PREINSTALLED = frozenset({"torch", "torchvision"})
+
+
+def requirements_to_resolve(declared: Sequence[str]) -> list[str]:
+    """A release's declared requirements less torch/torchvision and extras-only ones.
+
+    Takes `importlib.metadata.requires("invokeai")` of the server venv; pip evaluates
+    the remaining environment markers itself.
+    """
+    kept: list[str] = []
+    for requirement in declared:
+        match = _REQUIREMENT_NAME.match(requirement)
+        if not match:
+            continue
+        name = match.group(1).lower().replace("_", "-")
+        _, _, marker = requirement.partition(";")
+        if name in _PREINSTALLED or "extra ==" in marker.replace("extra==", "extra =="):
+            continue
+        kept.append(requirement.strip())
+    return kept
 
 
 def builder_script() -> Path:
@@ -68,7 +91,7 @@ def builder_script() -> Path:
     return Path(tiny_models.__file__)
 
 
-def find_python311() -> str:
+def find_python311(version: str = INVOKEAI_VERSION) -> str:
     """A Python 3.11 interpreter: this one if it is 3.11, else `python3.11` on PATH."""
     if sys.version_info[:2] == (3, 11):
         return sys.executable
@@ -77,7 +100,7 @@ def find_python311() -> str:
         return found
     raise ProvisionError(
         "python",
-        f"InvokeAI {INVOKEAI_VERSION} needs Python 3.11; this is {sys.version.split()[0]} "
+        f"InvokeAI {version} needs Python 3.11 here; this is {sys.version.split()[0]} "
         "and no python3.11 is on PATH.",
         "install Python 3.11 (e.g. `uv python install 3.11` or your package manager) "
         "and put python3.11 on PATH.",
@@ -183,12 +206,12 @@ class Provisioner:
             raise ProvisionError(
                 "disk",
                 f"only {free / 1024**3:.1f} GB free under {self.paths.home}; installing "
-                f"InvokeAI {INVOKEAI_VERSION} needs about 8 GB (the venv ends at ~2.7 GB).",
+                f"InvokeAI {self.paths.invokeai_version} needs about 8 GB (the venv ends at ~2.7 GB).",
                 "free disk space, or set INVOKEAI_PY_HOME to a directory on a larger disk.",
             )
 
     def _create_venv(self) -> None:
-        python = find_python311()
+        python = find_python311(self.paths.invokeai_version)
         if self.paths.venv.exists():
             logger.info("removing half-created venv %s", self.paths.venv)
             shutil.rmtree(self.paths.venv)
@@ -229,7 +252,8 @@ class Provisioner:
     def provision(self) -> None:
         """Run every step that is not done yet; see the module docstring."""
         paths = self.paths
-        venv_spec: dict[str, object] = {"python": "3.11", "invokeai": INVOKEAI_VERSION}
+        recipe = release(paths.invokeai_version)
+        venv_spec: dict[str, object] = {"python": "3.11", "invokeai": recipe.version}
         if not self._is_done("venv", venv_spec) or not paths.python.exists():
             self.check_disk_space()
             # Markers live inside the venv: rebuilding it forgets every later step.
@@ -243,16 +267,18 @@ class Provisioner:
             torch_spec,
             lambda: self._pip("torch", TORCH_REQUIREMENTS),
         )
-        constraints = constraints_path()
+        constraints = recipe.constraints_path()
         invokeai_spec: dict[str, object] = {
-            "requirement": f"invokeai=={INVOKEAI_VERSION}",
+            "requirement": f"invokeai=={recipe.version}",
             "constraints_sha256": hashlib.sha256(constraints.read_bytes()).hexdigest(),
         }
+        if recipe.no_deps:
+            invokeai_spec["no_deps"] = True
         self._step(
             "invokeai",
-            f"Installing invokeai=={INVOKEAI_VERSION} (about a minute)",
+            f"Installing invokeai=={recipe.version} (about a minute)",
             invokeai_spec,
-            lambda: self._pip("invokeai", ["-c", str(constraints), f"invokeai=={INVOKEAI_VERSION}"]),
+            lambda: self._install_invokeai(recipe, constraints),
         )
         self._step(
             "torchvision",
@@ -262,10 +288,27 @@ class Provisioner:
         )
         self.build_tiny_models()
 
+    def _install_invokeai(self, recipe: Release, constraints: Path) -> None:
+        if not recipe.no_deps:
+            self._pip("invokeai", ["-c", str(constraints), f"invokeai=={recipe.version}"])
+            return
+        # Its declared torch pin would replace ours: install it alone, then what it
+        # requires besides torch/torchvision under the era's pins.
+        self._pip("invokeai", ["--no-deps", f"invokeai=={recipe.version}"])
+        probe = "import importlib.metadata as m, json; print(json.dumps(m.requires('invokeai') or []))"
+        result = subprocess.run([str(self.paths.python), "-c", probe], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ProvisionError("invokeai", f"reading invokeai's requirements failed:\n{result.stderr[-2000:]}")
+        requirements = requirements_to_resolve(json.loads(result.stdout))
+        self._pip("invokeai", ["-c", str(constraints), *requirements])
+
     def build_tiny_models(self, names: Sequence[str] = tiny_models.NAMES) -> list[dict[str, object]]:
         """Build the missing or damaged tiny models; returns one record per model
         (name, path, source to install from, built)."""
         models = self.paths.models
+        for name in names:
+            if tiny_models.upgrade_in_place(models / name, TINY_VAE):
+                logger.info("added the slow tokenizer files to %s", models / name)
         missing = [n for n in names if not tiny_models.is_intact(models / n, TINY_VAE)]
         if missing:
             description = f"Building tiny models: {', '.join(missing)}"

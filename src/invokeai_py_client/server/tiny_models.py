@@ -10,6 +10,11 @@ byte-identical files.
 InvokeAI's probe for a diffusers pipeline reads `model_index.json` and takes the base
 only from `unet/config.json` `cross_attention_dim` (768 sd-1, 1280 sdxl-refiner,
 2048 sdxl); layer counts and widths are not checked, so very small pipelines pass.
+
+Every tokenizer folder carries both formats: the fast `tokenizer.json` (what
+transformers 5 saves) and the slow CLIP files `vocab.json` + `merges.txt`, which the
+transformers 4.53 of InvokeAI 5.x/6.0 needs (without them every generation fails in
+`tokenization_clip.py` with a NoneType error).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "tiny-model-manifest.json"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: slow tokenizer files beside the fast one
 SEED = 1234
 
 # Built lazily: importing this module (for its names) must not need torch.
@@ -258,6 +263,28 @@ def _save(pipe: Any, out: Path) -> None:
     pipe.save_pretrained(str(out), safe_serialization=True)
     for scratch in ("_tok", "_tok2"):
         shutil.rmtree(out / scratch, ignore_errors=True)
+    add_slow_tokenizer_files(out)
+
+
+SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt")
+
+
+def add_slow_tokenizer_files(model: Path) -> list[Path]:
+    """Write `vocab.json` and `merges.txt` into each `tokenizer*` folder lacking them.
+
+    Whatever transformers saved stays; the files written are the ones the tokenizer
+    was built from (the vocabulary does not depend on the pad token). Returns them.
+    """
+    written: list[Path] = []
+    files = tokenizer_files(pad_token="<|endoftext|>")
+    for folder in sorted(model.glob("tokenizer*")):
+        if not folder.is_dir():
+            continue
+        for name in SLOW_TOKENIZER_FILES:
+            if not (folder / name).exists():
+                (folder / name).write_text(files[name], encoding="utf-8")
+                written.append(folder / name)
+    return written
 
 
 def build_esrgan(out: Path, scale: int) -> None:
@@ -310,6 +337,32 @@ def is_intact(directory: Path, vae_kind: str) -> bool:
     return bool(manifest.get("files")) and file_hashes(directory) == manifest["files"]
 
 
+def _write_manifest(directory: Path, name: str, vae_kind: str) -> None:
+    manifest = {"name": name, "recipe": RECIPE_VERSION, "vae": vae_kind, "files": file_hashes(directory)}
+    tmp = directory / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(directory / MANIFEST)
+
+
+def upgrade_in_place(directory: Path, vae_kind: str) -> bool:
+    """Bring an intact recipe-1 build up to the current recipe without rebuilding it.
+
+    Recipe 2 only adds the slow tokenizer files, so a server that has the model
+    installed keeps working while it happens. Returns True if the build was upgraded.
+    """
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("recipe") != 1 or manifest.get("vae") != vae_kind:
+        return False
+    if not manifest.get("files") or file_hashes(directory) != manifest["files"]:
+        return False
+    add_slow_tokenizer_files(directory)
+    _write_manifest(directory, str(manifest.get("name", directory.name)), vae_kind)
+    return True
+
+
 def build(name: str, models_dir: Path, vae_kind: str) -> tuple[Path, bool]:
     """Build `name` into `models_dir/name` unless an intact build is there.
 
@@ -324,8 +377,7 @@ def build(name: str, models_dir: Path, vae_kind: str) -> tuple[Path, bool]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     builders(vae_kind)[name](tmp)
-    manifest = {"name": name, "recipe": RECIPE_VERSION, "vae": vae_kind, "files": file_hashes(tmp)}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _write_manifest(tmp, name, vae_kind)
     tmp.rename(out)
     return out, True
 
