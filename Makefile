@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit integration server-up server-down bench reliability clean
+.PHONY: install demo test lint typecheck unit integration server-up server-down bench reliability docs clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/invokeai-py server provision
 	$(BIN)/pytest
+
+# The documentation site (mkdocs, Material theme, API reference from the docstrings) in site/.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 server-up: install
 	$(BIN)/invokeai-py server up
