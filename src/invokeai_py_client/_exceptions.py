@@ -14,6 +14,7 @@
     │       ├── RateLimitError                  429
     │       └── InternalServerError             5xx
     ├── ValidationError               rejected on the client before anything was sent
+    ├── UnsupportedByServerError      the server's version lacks the route an operation needs
     ├── AmbiguousSubmissionError      enqueue outcome unknown and could not be resolved
     └── JobError                      a queue item did not complete (carries the item)
         ├── JobFailedError
@@ -53,6 +54,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
+    "UnsupportedByServerError",
     "ValidationError",
 ]
 
@@ -171,6 +173,20 @@ class InputNotFoundError(ValidationError, KeyError, IndexError):
     """
 
     __str__ = Exception.__str__  # not KeyError's quoted repr
+
+
+class UnsupportedByServerError(InvokeAIError):
+    """The server (an older InvokeAI) lacks what the operation needs; nothing was sent.
+
+    `server_version` is the version it reports, `route` the missing operation
+    (e.g. ``GET /api/v1/images/names``), `feature` what needed it.
+    """
+
+    def __init__(self, message: str, *, server_version: str | None, route: str, feature: str) -> None:
+        super().__init__(message)
+        self.server_version = server_version
+        self.route = route
+        self.feature = feature
 
 
 class AmbiguousSubmissionError(InvokeAIError):

@@ -15,14 +15,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._exceptions import APIConnectionError, InternalServerError, InvokeAIError, JobLostError
+from ._capabilities import server_schema
+from ._exceptions import (
+    APIConnectionError,
+    InternalServerError,
+    InvokeAIError,
+    JobLostError,
+    NotFoundError,
+)
 from ._flow import AsyncRunner, Flow, Pause, SyncRunner, backoff, call
 from ._socket import AsyncListener, Listener
 from ._transport import segment
 from .events import Event, QueueItemStatusChangedEvent
 from .queue_models import TERMINAL_STATUSES, QueueItem
 
-__all__ = ["close_trackers", "item_summaries_flow", "items_by_ids_flow", "queue_path", "track_flow"]
+__all__ = [
+    "batch_item_ids_flow",
+    "close_trackers",
+    "item_summaries_flow",
+    "items_by_ids_flow",
+    "listed_rows_flow",
+    "queue_path",
+    "track_flow",
+]
 
 log = logging.getLogger("invokeai_py_client.jobs")
 
@@ -52,15 +67,38 @@ def queue_path(queue_id: str) -> str:
 # --- reading items ------------------------------------------------------------------------
 
 
+# The bulk routes arrived late in 6.x; older servers answer one item per request.
+ITEMS_BY_IDS = "/api/v1/queue/{queue_id}/items_by_ids"
+ITEM_SUMMARIES_BY_IDS = "/api/v1/queue/{queue_id}/item_summaries_by_ids"
+LIST_ALL = "/api/v1/queue/{queue_id}/list_all"
+LIST_PAGE = "/api/v1/queue/{queue_id}/list"
+LIST_PAGE_SIZE = 1000
+
+
+def _items_one_by_one(queue_id: str, item_ids: Sequence[int]) -> Flow[dict[int, QueueItem]]:
+    """`GET /i/{id}` for each item; deleted items are left out."""
+    found: dict[int, QueueItem] = {}
+    for item_id in dict.fromkeys(item_ids):
+        try:
+            found[item_id] = yield from call(QueueItem, "GET", item_path(queue_id, item_id))
+        except NotFoundError:
+            continue
+    return found
+
+
 def items_by_ids_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
     """Full queue items (with sessions), in the order asked, 1000 per request."""
+    schema = yield server_schema()
     found: dict[int, QueueItem] = {}
-    for start in range(0, len(item_ids), 1000):
-        chunk = list(item_ids[start : start + 1000])
-        items = yield from call(
-            list[QueueItem], "POST", f"{queue_path(queue_id)}/items_by_ids", json={"item_ids": chunk}, retry=True
-        )
-        found.update((item.item_id, item) for item in items)
+    if not schema.has("POST", ITEMS_BY_IDS):
+        found = yield from _items_one_by_one(queue_id, item_ids)
+    else:
+        for start in range(0, len(item_ids), 1000):
+            chunk = list(item_ids[start : start + 1000])
+            items = yield from call(
+                list[QueueItem], "POST", f"{queue_path(queue_id)}/items_by_ids", json={"item_ids": chunk}, retry=True
+            )
+            found.update((item.item_id, item) for item in items)
     missing = [i for i in item_ids if i not in found]
     if missing:
         raise JobLostError(f"queue {queue_id!r} has no items {missing} (deleted or cleared)", None)
@@ -68,7 +106,14 @@ def items_by_ids_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[Queue
 
 
 def item_summaries_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:
-    """Light summaries (status, times, batch; no session); deleted items are left out."""
+    """Light summaries (status, times, batch; no session); deleted items are left out.
+
+    Where the server has no summaries route, the full items stand in.
+    """
+    schema = yield server_schema()
+    if not schema.has("POST", ITEM_SUMMARIES_BY_IDS):
+        found = yield from _items_one_by_one(queue_id, item_ids)
+        return [found[i] for i in item_ids if i in found]
     out: list[QueueItem] = []
     for start in range(0, len(item_ids), 1000):
         chunk = list(item_ids[start : start + 1000])
@@ -78,6 +123,64 @@ def item_summaries_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[Que
         )
         out.extend(QueueItem.model_validate({"queue_id": queue_id, **raw}) for raw in raws)
     return out
+
+
+def listed_rows_flow(
+    queue_id: str, *, status: str | None = None, until: Callable[[list[dict[str, Any]]], bool] | None = None
+) -> Flow[list[dict[str, Any]]]:
+    """Rows (item summaries) of the cursor-paged `GET /list` of servers before ~6.9.
+
+    With `status`, only the first page (5.x applies `status` wrongly together with a
+    cursor); else every page, or until `until(rows so far)` holds.
+    """
+    schema = yield server_schema()
+    schema.require("GET", LIST_PAGE, "listing queue items")
+    q = queue_path(queue_id)
+    params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+    if status is not None:
+        page = yield from call(dict[str, Any], "GET", f"{q}/list", params={**params, "status": status})
+        return list(page.get("items") or [])
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = yield from call(dict[str, Any], "GET", f"{q}/list", params=params)
+        new = list(page.get("items") or [])
+        rows.extend(new)
+        if not page.get("has_more") or not new or (until is not None and until(rows)):
+            return rows
+        last = new[-1]
+        params = {"limit": LIST_PAGE_SIZE, "cursor": int(last["item_id"]), "priority": int(last.get("priority", 0))}
+
+
+def batch_item_ids_flow(
+    queue_id: str, batch_id: str, destination: str | None, expected: int | None = None
+) -> Flow[list[int]]:
+    """The item ids of batch `batch_id` (whose items carry `destination`), ascending.
+
+    `GET /list_all?destination=` where the server has it (a submission's destination
+    is unique to it, so no other client's items come back); else the paged `GET /list`
+    (5.x), read until `expected` items of the batch are found: its pending items first
+    (one page, where a fresh batch is), then the whole queue. The batch id, chosen by
+    this client, is unique: other clients' items are never taken for ours.
+    """
+    schema = yield server_schema()
+    if destination is not None and schema.has("GET", LIST_ALL):
+        rows = yield from call(
+            list[dict[str, Any]], "GET", f"{queue_path(queue_id)}/list_all", params={"destination": destination}
+        )
+        return _of_batch(rows, batch_id)
+
+    def enough(rows: list[dict[str, Any]]) -> bool:
+        return expected is not None and len(_of_batch(rows, batch_id)) >= expected
+
+    pending = yield from listed_rows_flow(queue_id, status="pending")
+    if enough(pending):
+        return _of_batch(pending, batch_id)
+    rows = yield from listed_rows_flow(queue_id, until=enough)
+    return _of_batch(rows, batch_id)
+
+
+def _of_batch(rows: list[dict[str, Any]], batch_id: str) -> list[int]:
+    return sorted({int(r["item_id"]) for r in rows if r.get("batch_id") == batch_id})
 
 
 def item_path(queue_id: str, item_id: int) -> str:

@@ -35,7 +35,14 @@ from ._exceptions import (
     JobTimeoutError,
 )
 from ._flow import AsyncRunner, Flow, Runner, SyncRunner, call
-from ._following import Track, item_path, item_summaries_flow, items_by_ids_flow, queue_path
+from ._following import (
+    Track,
+    batch_item_ids_flow,
+    item_path,
+    item_summaries_flow,
+    items_by_ids_flow,
+    queue_path,
+)
 from ._resource import Resource, operation
 from ._transport import segment
 from .events import Event
@@ -101,10 +108,8 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
     destination: str = batch["destination"]
     for attempt in range(2):
         try:
-            return (
-                yield from call(
-                    EnqueueBatchResult, "POST", f"{queue_path(queue_id)}/enqueue_batch", json=prepared, retry=False
-                )
+            result = yield from call(
+                EnqueueBatchResult, "POST", f"{queue_path(queue_id)}/enqueue_batch", json=prepared, retry=False
             )
         except (APIConnectionError, InternalServerError) as exc:
             log.warning("enqueue of batch %s: %s; looking it up", batch_id, exc)
@@ -127,6 +132,12 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
                     "before submitting again.",
                     destination=destination,
                 ) from exc
+        else:
+            if "item_ids" not in result.model_fields_set and result.enqueued > 0:
+                # 5.x answers without item ids: they are found through the batch.
+                ids = yield from batch_item_ids_flow(queue_id, batch_id, destination, expected=result.enqueued)
+                result = result.model_copy(update={"item_ids": sorted(ids, reverse=True)})
+            return result
     raise AssertionError("unreachable")
 
 
@@ -137,14 +148,15 @@ def _batch_item_ids(queue_id: str, batch_id: str, destination: str | None = None
         status = yield from call(BatchStatus, "GET", f"{q}/b/{segment(batch_id, 'batch id')}/status")
         if status.total == 0:
             return []
-        items = yield from call(
-            list[dict[str, Any]], "GET", f"{q}/list_all", params={"destination": destination or status.destination}
+        return (
+            yield from batch_item_ids_flow(
+                queue_id, batch_id, destination or status.destination, expected=status.total
+            )
         )
     except InvokeAIError:
         if destination is None:
             raise
         return []  # resolving a lost enqueue: "not found" is the answer
-    return sorted(int(i["item_id"]) for i in items if i.get("batch_id") == batch_id)
 
 
 # --- waiting -------------------------------------------------------------------------------

@@ -13,9 +13,17 @@ from typing import Any
 
 from pydantic import Field
 
+from ._capabilities import server_schema
 from ._exceptions import JobTimeoutError
 from ._flow import AsyncRunner, Flow, Pause, Runner, backoff, call
-from ._following import item_summaries_flow, items_by_ids_flow, queue_path
+from ._following import (
+    LIST_ALL,
+    LIST_PAGE,
+    item_summaries_flow,
+    items_by_ids_flow,
+    listed_rows_flow,
+    queue_path,
+)
 from ._models import OrderDir, ServerModel
 from ._resource import Resource, operation
 from ._transport import segment
@@ -39,6 +47,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("invokeai_py_client.queue")
+
+ITEM_IDS = "/api/v1/queue/{queue_id}/item_ids"
 
 
 # --- queue and processor status ----------------------------------------------------
@@ -158,6 +168,11 @@ class QueueRepository(Resource[Runner]):
         return call(QueueAndProcessorStatus, "GET", f"{self._path}/status")
 
     def _item_ids(self, order_dir: OrderDir) -> Flow[list[int]]:
+        schema = yield server_schema()
+        if not schema.has("GET", ITEM_IDS) and schema.has("GET", LIST_PAGE):
+            rows = yield from listed_rows_flow(self.queue_id)  # servers before ~6.9
+            return sorted((int(r["item_id"]) for r in rows), reverse=order_dir == "DESC")
+        schema.require("GET", ITEM_IDS, "listing queue item ids")
         answer = yield from call(_ItemIds, "GET", f"{self._path}/item_ids", params={"order_dir": order_dir})
         return answer.item_ids
 
@@ -170,6 +185,13 @@ class QueueRepository(Resource[Runner]):
         self, offset: int = 0, limit: int | None = 100, order_dir: OrderDir = "DESC"
     ) -> Flow[list[QueueItem]]:
         """A page of light item summaries (no sessions), newest first by default."""
+        schema = yield server_schema()
+        if not schema.has("GET", ITEM_IDS) and schema.has("GET", LIST_PAGE):
+            # Servers before ~6.9 list summaries themselves, by priority: order them here.
+            rows = yield from listed_rows_flow(self.queue_id)
+            rows.sort(key=lambda r: int(r["item_id"]), reverse=order_dir == "DESC")
+            chosen = rows[offset:] if limit is None else rows[offset : offset + limit]
+            return [QueueItem.model_validate({"queue_id": self.queue_id, **r}) for r in chosen]
         ids = yield from self._item_ids(order_dir)
         page = ids[offset:] if limit is None else ids[offset : offset + limit]
         if not page:
@@ -223,7 +245,14 @@ class QueueRepository(Resource[Runner]):
     @operation
     def items_by_destination(self, destination: str) -> Flow[list[QueueItem]]:
         """Every item of the queue with this `destination` (e.g. one run's submissions)."""
-        return call(list[QueueItem], "GET", f"{self._path}/list_all", params={"destination": destination})
+        schema = yield server_schema()
+        if not schema.has("GET", LIST_ALL) and schema.has("GET", LIST_PAGE):
+            rows = yield from listed_rows_flow(self.queue_id)  # 5.x: no list_all
+            ids = sorted(int(r["item_id"]) for r in rows if r.get("destination") == destination)
+            return (yield from items_by_ids_flow(self.queue_id, ids)) if ids else []
+        return (
+            yield from call(list[QueueItem], "GET", f"{self._path}/list_all", params={"destination": destination})
+        )
 
     @operation
     def counts_by_destination(self, destination: str) -> Flow[DestinationCounts]:

@@ -16,7 +16,9 @@ from invokeai_py_client import (
     JobTimeoutError,
     QueueItemStatusChangedEvent,
 )
-from invokeai_py_client._flow import Call, Pause
+from invokeai_py_client._capabilities import ServerSchema, bundled_document
+from invokeai_py_client._exceptions import NotFoundError
+from invokeai_py_client._flow import Call, Once, Pause
 from invokeai_py_client._following import _Deliver, _NextEvent, _Registry, track_flow
 from invokeai_py_client.events import EventRouter, parse_event
 from invokeai_py_client.jobs import Job
@@ -41,22 +43,39 @@ def status_event(item_id: int, status: str, seq: int, batch_id: str = "b1") -> Q
     )
 
 
-def drive(flow: Any, events: list[Any], answers: dict[str, Any]) -> tuple[list[Any], list[str]]:
-    """Run a tracker flow by hand: events feed _NextEvent, answers feed Calls by path suffix."""
+MODERN = ServerSchema.from_openapi(bundled_document("6.14.2"), version="6.14.2")
+OLD = ServerSchema.from_openapi(bundled_document("6.0.2"), version="6.0.2")
+
+
+def drive(
+    flow: Any, events: list[Any], answers: dict[str, Any], schema: ServerSchema = MODERN
+) -> tuple[list[Any], list[str]]:
+    """Run a tracker flow by hand: events feed _NextEvent, answers feed Calls by path suffix
+    (an exception as answer is raised into the flow), `schema` answers the server's schema."""
     delivered: list[Any] = []
     calls: list[str] = []
     answer: Any = None
     try:
         while True:
-            step = flow.send(answer)
+            if isinstance(answer, Exception):
+                error, answer = answer, None
+                step = flow.throw(error)
+            else:
+                step = flow.send(answer)
             answer = None
-            if isinstance(step, _NextEvent):
+            if isinstance(step, Once):
+                assert step.key == "server-schema"
+                answer = schema
+            elif isinstance(step, _NextEvent):
                 answer = events.pop(0) if events else None
             elif isinstance(step, Call):
                 calls.append(step.path.rsplit("/", 1)[-1])
                 raw = answers[step.path.rsplit("/", 1)[-1]]
                 raw = raw(step) if callable(raw) else raw
-                answer = TypeAdapter(step.into).validate_python(raw) if step.into is not None else raw
+                if isinstance(raw, Exception) or step.into is None:
+                    answer = raw
+                else:
+                    answer = TypeAdapter(step.into).validate_python(raw)
             elif isinstance(step, _Deliver):
                 delivered.append(step.event)
             else:
@@ -159,6 +178,27 @@ def test_polling_without_a_socket_delivers_status_events() -> None:
         },
     )
     assert [e.status for e in delivered] == ["pending", "completed"]
+
+
+def test_a_server_without_bulk_routes_is_followed_one_item_at_a_time() -> None:
+    polls = iter(["pending", "in_progress", "completed", "completed"])
+
+    def item(call: Call[Any]) -> dict[str, Any]:
+        return full_item(5, next(polls))
+
+    registry, jobs = registry_of(5)
+    delivered, calls = drive(track_flow("default", registry, None), [], {"5": item}, schema=OLD)
+    assert set(calls) == {"5"}  # GET /queue/default/i/5 only: no bulk route was asked
+    assert jobs[5].result().status == "completed"
+    assert [e.status for e in delivered] == ["pending", "in_progress", "completed"]
+
+
+def test_an_item_deleted_from_an_old_server_is_lost() -> None:
+    registry, jobs = registry_of(5)
+    gone = NotFoundError("404", response=httpx.Response(404, request=httpx.Request("GET", "http://t/")), body=None)
+    drive(track_flow("default", registry, None), [], {"5": gone}, schema=OLD)
+    with pytest.raises(JobLostError):
+        jobs[5].result()
 
 
 def test_router_drops_stale_status_events() -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from invokeai_py_client._capabilities import SNAPSHOT_VERSIONS, ServerSchema, bundled_document
 from invokeai_py_client.workflow.schema import BUNDLED_SCHEMA_VERSION, InvocationCatalog
 from invokeai_py_client.workflow.schema_snapshot import snapshot_document
 
-SNAPSHOT = f"invokeai-{BUNDLED_SCHEMA_VERSION}-invocations.json.gz"
+SNAPSHOT = f"invokeai-{BUNDLED_SCHEMA_VERSION}-openapi.json.gz"
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +46,71 @@ def test_snapshot_catalog_equals_full_schema_catalog(full_document: dict[str, An
 
 
 def test_snapshot_file_is_what_the_script_makes_now(full_document: dict[str, Any]) -> None:
-    shipped = resources.files("invokeai_py_client.workflow").joinpath("data", SNAPSHOT).read_bytes()
+    shipped = resources.files("invokeai_py_client").joinpath("data", SNAPSHOT).read_bytes()
     expected = json.loads(json.dumps(snapshot_document(full_document, version=BUNDLED_SCHEMA_VERSION)))
     assert json.loads(gzip.decompress(shipped)) == expected, "run scripts/make_schema_snapshot.py"
     assert len(shipped) < 100_000
+
+
+def test_snapshot_routes_equal_the_full_schema_routes(full_document: dict[str, Any]) -> None:
+    full = ServerSchema.from_openapi(full_document)
+    assert ServerSchema.from_openapi(bundled_document(BUNDLED_SCHEMA_VERSION)).routes == full.routes
+    assert full.has("POST", "/api/v1/queue/{queue_id}/item_summaries_by_ids")
+
+
+@pytest.mark.parametrize("version", SNAPSHOT_VERSIONS)
+def test_every_shipped_snapshot_is_small_and_a_fixed_point(version: str) -> None:
+    document = bundled_document(version)
+    assert document["x-invokeai-version"] == version
+    assert json.loads(json.dumps(snapshot_document(document, version=version))) == document
+    catalog = InvocationCatalog.bundled(version)
+    assert catalog.version == version and len(catalog.node_types()) > 150
+    assert len(json.dumps(document)) < 600_000
+
+
+def test_the_releases_before_the_bulk_queue_routes_lack_them() -> None:
+    assert SNAPSHOT_VERSIONS == ("5.15.0", "6.0.2", "6.14.2")
+    routes = {v: ServerSchema.from_openapi(bundled_document(v), version=v) for v in SNAPSHOT_VERSIONS}
+    for old in ("5.15.0", "6.0.2"):
+        assert not routes[old].has("POST", "/api/v1/queue/{queue_id}/items_by_ids")
+        assert routes[old].has("GET", "/api/v1/queue/{queue_id}/list")
+    assert routes["6.0.2"].has("GET", "/api/v1/queue/{queue_id}/list_all")
+    assert not routes["5.15.0"].has("GET", "/api/v1/queue/{queue_id}/list_all")
+    assert not routes["5.15.0"].has("GET", "/api/v1/images/names")
+
+
+# -- model inputs of older schemas (ui_type instead of ui_model_*) ---------------------------------
+
+
+@pytest.mark.parametrize("version", ["5.15.0", "6.0.2"])
+@pytest.mark.parametrize(
+    ("node_type", "field", "types", "bases"),
+    [
+        ("sdxl_model_loader", "model", ("main",), ("sdxl",)),
+        ("sdxl_refiner_model_loader", "model", ("main",), ("sdxl-refiner",)),
+        ("main_model_loader", "model", ("main",), ("sd-1", "sd-2")),
+        ("spandrel_image_to_image", "image_to_image_model", ("spandrel_image_to_image",), ()),
+        ("vae_loader", "vae_model", ("vae",), ()),
+    ],
+)
+def test_model_kinds_come_from_the_older_ui_type(
+    version: str, node_type: str, field: str, types: tuple[str, ...], bases: tuple[str, ...]
+) -> None:
+    spec = InvocationCatalog.bundled(version).input_spec(node_type, field)
+    assert spec is not None and spec.ui_type is not None and spec.ui_type.endswith("ModelField")
+    assert (spec.kind, spec.type_name, spec.stateful) == ("model", "ModelIdentifierField", True)
+    assert (spec.model_types, spec.model_bases) == (types, bases)
+
+
+def test_a_snapshot_stands_in_for_the_nearest_older_release() -> None:
+    from invokeai_py_client._capabilities import snapshot_for
+
+    assert snapshot_for("5.15.0") == "5.15.0"
+    assert snapshot_for("5.16.1") == "5.15.0"
+    assert snapshot_for("6.5.0") == "6.0.2"
+    assert snapshot_for("7.0.0") == "6.14.2"
+    assert snapshot_for("5.0.0") == "5.15.0"
+    assert snapshot_for(None) == "6.14.2"
 
 
 def test_catalog_knows_every_invocation(full_document: dict[str, Any], catalog: InvocationCatalog) -> None:

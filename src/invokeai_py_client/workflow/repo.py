@@ -7,13 +7,14 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._capabilities import server_schema
 from .._exceptions import InvokeAIError
 from .._flow import AsyncRunner, Call, Flow, Once, Runner, call
 from .._resource import Resource, operation
 from .._transport import segment
 from .definition import WorkflowDefinition
 from .handle import WorkflowHandle
-from .schema import BUNDLED_SCHEMA_VERSION, InvocationCatalog
+from .schema import InvocationCatalog
 
 if TYPE_CHECKING:
     from ..queue import QueueRepository
@@ -26,20 +27,18 @@ _BASE = "/api/v1/workflows"
 
 
 def catalog_flow() -> Flow[InvocationCatalog]:
-    """The server's own catalog from its `/openapi.json`; the bundled one if that fails.
+    """The server's own catalog from its `/openapi.json`; a shipped one if that fails.
 
     The live schema is the truth (a newer server has new nodes, inputs and limits);
-    the snapshot only stands in when the schema cannot be had.
+    the snapshot of the nearest older tested release only stands in when the schema
+    cannot be had (the client's `ServerSchema` fetches it once and decides).
     """
+    schema = yield server_schema()
     try:
-        document = yield from call(dict[str, Any], "GET", "/openapi.json", timeout=60.0)
-        version = yield from call(dict[str, Any], "GET", "/api/v1/app/version")
-        return InvocationCatalog.from_openapi(document, version=str(version.get("version") or "") or None)
-    except (InvokeAIError, KeyError, TypeError, ValueError) as exc:
-        log.warning(
-            "using the bundled %s schema: the server's /openapi.json is unusable (%s)", BUNDLED_SCHEMA_VERSION, exc
-        )
-        return InvocationCatalog.bundled()
+        return InvocationCatalog.from_openapi(schema.document, version=schema.version)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("using a shipped schema: the server's /openapi.json is unreadable (%s)", exc)
+        return InvocationCatalog.bundled(schema.version)
 
 
 class WorkflowRepository(Resource[Runner]):

@@ -13,21 +13,21 @@ module reads them the way the GUI's workflow editor does (its `parseFieldType` a
     >>> catalog.input_spec("noise", "no_such_input") is None
     True
 
-`InvocationCatalog.bundled()` loads the schema of the InvokeAI version this package
-was tested with; `InvocationCatalog.from_openapi()` reads a live server's schema.
+`InvocationCatalog.bundled()` loads the schema of the newest InvokeAI version this
+package was tested with (`bundled("5.15.0")` an older one's);
+`InvocationCatalog.from_openapi()` reads a live server's schema.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
-import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, TypeGuard
+
+from .._capabilities import SNAPSHOT_VERSIONS, VERSION_KEY, bundled_document, snapshot_for
 
 __all__ = [
     "BUNDLED_SCHEMA_VERSION",
@@ -40,11 +40,8 @@ __all__ = [
 
 log = logging.getLogger("invokeai_py_client.workflow")
 
-BUNDLED_SCHEMA_VERSION = "6.14.2"
-"""The InvokeAI version whose schema `InvocationCatalog.bundled()` loads."""
-
-_BUNDLED_FILE = f"invokeai-{BUNDLED_SCHEMA_VERSION}-invocations.json.gz"
-VERSION_KEY = "x-invokeai-version"
+BUNDLED_SCHEMA_VERSION = SNAPSHOT_VERSIONS[-1]
+"""The InvokeAI version whose schema `InvocationCatalog.bundled()` loads by default."""
 
 # Inputs the GUI never shows: node attributes, and the iterate node's index.
 _RESERVED_INPUTS = frozenset({"id", "type", "use_cache"})
@@ -83,6 +80,39 @@ _STATEFUL_KINDS = {
     "IPAdapterMetadataField": "object",
     "T2IAdapterMetadataField": "object",
     "MetadataExtraField": "object",
+}
+
+# Model inputs of servers before ~6.7 carry a `ui_type` naming the model kind instead of
+# `ui_model_base`/`ui_model_type`: (types, bases, variants) each one accepted, as the GUI
+# of that era filtered them (bases empty: any base). Read from InvokeAI's `UIType` and the
+# same nodes' `ui_model_*` in 6.14.
+_UI_TYPE_MODELS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "MainModelField": (("main",), ("sd-1", "sd-2"), ()),
+    "SDXLMainModelField": (("main",), ("sdxl",), ()),
+    "SDXLRefinerModelField": (("main",), ("sdxl-refiner",), ()),
+    "SD3MainModelField": (("main",), ("sd-3",), ()),
+    "FluxMainModelField": (("main",), ("flux",), ()),
+    "CogView4MainModelField": (("main",), ("cogview4",), ()),
+    "Imagen3ModelField": (("main",), ("imagen3",), ()),
+    "Imagen4ModelField": (("main",), ("imagen4",), ()),
+    "ChatGPT4oModelField": (("main",), ("chatgpt-4o",), ()),
+    "FluxKontextModelField": (("main",), ("flux-kontext",), ()),
+    "ONNXModelField": (("onnx",), (), ()),
+    "VAEModelField": (("vae",), (), ()),
+    "FluxVAEModelField": (("vae",), ("flux",), ()),
+    "LoRAModelField": (("lora",), (), ()),
+    "ControlLoRAModelField": (("control_lora",), ("flux",), ()),
+    "ControlNetModelField": (("controlnet",), (), ()),
+    "IPAdapterModelField": (("ip_adapter",), (), ()),
+    "T2IAdapterModelField": (("t2i_adapter",), (), ()),
+    "T5EncoderModelField": (("t5_encoder",), (), ()),
+    "CLIPEmbedModelField": (("clip_embed",), (), ()),
+    "CLIPLEmbedModelField": (("clip_embed",), (), ("large",)),
+    "CLIPGEmbedModelField": (("clip_embed",), (), ("gigantic",)),
+    "SpandrelImageToImageModelField": (("spandrel_image_to_image",), (), ()),
+    "SigLipModelField": (("siglip",), (), ()),
+    "FluxReduxModelField": (("flux_redux",), ("flux",), ()),
+    "LLaVAModelField": (("llava_onevision",), (), ()),
 }
 
 # Schema keys of an input property the catalog reads; the bundled snapshot keeps only these.
@@ -195,9 +225,10 @@ class InvocationCatalog:
         return cls(nodes=dict(sorted(nodes.items())), version=found if isinstance(found, str) else None)
 
     @classmethod
-    def bundled(cls) -> InvocationCatalog:
-        """The catalog of InvokeAI `BUNDLED_SCHEMA_VERSION`, shipped with this package."""
-        return _bundled()
+    def bundled(cls, version: str | None = None) -> InvocationCatalog:
+        """The catalog shipped for InvokeAI `version` (the nearest older tested release),
+        by default `BUNDLED_SCHEMA_VERSION`."""
+        return _bundled(snapshot_for(version))
 
     def node_types(self) -> list[str]:
         """Every invocation type, sorted."""
@@ -250,10 +281,9 @@ def input_specs(node_type: str, component: Mapping[str, Any], schemas: Mapping[s
     return specs
 
 
-@functools.lru_cache(maxsize=1)
-def _bundled() -> InvocationCatalog:
-    data = resources.files(__name__.rpartition(".")[0]).joinpath("data", _BUNDLED_FILE).read_bytes()
-    return InvocationCatalog.from_openapi(json.loads(gzip.decompress(data)))
+@functools.lru_cache(maxsize=4)
+def _bundled(version: str) -> InvocationCatalog:
+    return InvocationCatalog.from_openapi(bundled_document(version))
 
 
 # -- reading one property ---------------------------------------------------------------
@@ -269,7 +299,11 @@ def _input_spec(node_type: str, name: str, prop: Any, schemas: Mapping[str, Any]
         parsed: tuple[str, str] | None = _parse_type(prop)
     except _Unparseable:
         parsed = None
-    if ui_type:
+    legacy_model = _UI_TYPE_MODELS.get(ui_type or "")
+    if legacy_model is not None:
+        # A model kind in `ui_type` (older servers): the value is a ModelIdentifierField.
+        parsed = ("ModelIdentifierField", parsed[1] if parsed is not None else "single")
+    elif ui_type:
         parsed = (ui_type, "collection" if ui_type == "CollectionField" else "single")
     if parsed is not None and parsed[0] in _RESERVED_TYPES:
         return None
@@ -324,9 +358,9 @@ def _input_spec(node_type: str, name: str, prop: Any, schemas: Mapping[str, Any]
         ui_order=_int(prop.get("ui_order")),
         title=prop["title"] if isinstance(prop.get("title"), str) else _start_case(name),
         description=str(prop.get("description") or ""),
-        model_bases=_strings(prop.get("ui_model_base")),
-        model_types=_strings(prop.get("ui_model_type")),
-        model_variants=_strings(prop.get("ui_model_variant")),
+        model_bases=_strings(prop.get("ui_model_base")) or (legacy_model[1] if legacy_model else ()),
+        model_types=_strings(prop.get("ui_model_type")) or (legacy_model[0] if legacy_model else ()),
+        model_variants=_strings(prop.get("ui_model_variant")) or (legacy_model[2] if legacy_model else ()),
         model_formats=_strings(prop.get("ui_model_format")),
         model_provider_ids=_strings(prop.get("ui_model_provider_id")),
     )

@@ -1,7 +1,8 @@
-"""The bundled schema snapshot: the part of a server's OpenAPI document the catalog reads.
+"""The bundled schema snapshots: the part of a server's OpenAPI document the client reads.
 
-`scripts/make_schema_snapshot.py` writes it from a live server's `/openapi.json`;
-`InvocationCatalog.bundled()` reads it when the live schema cannot be had.
+`scripts/make_schema_snapshot.py` writes one per tested release from a live server's
+`/openapi.json`: its routes (what `ServerSchema.has` asks) and its invocation inputs
+(what `InvocationCatalog` reads). They stand in when a server's own schema cannot be had.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._capabilities import VERSION_KEY
 from .schema import (
     PROPERTY_KEYS,
-    VERSION_KEY,
     input_specs,
     invocation_components,
     is_enum_component,
@@ -23,11 +24,14 @@ from .schema import (
 
 __all__ = ["snapshot_document"]
 
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
 
 def snapshot_document(document: Mapping[str, Any], *, version: str) -> dict[str, Any]:
-    """The part of an OpenAPI document the catalog reads, as a smaller OpenAPI document.
+    """The part of an OpenAPI document the client reads, as a smaller OpenAPI document.
 
-    `InvocationCatalog.from_openapi` gives the same catalog for both.
+    `InvocationCatalog.from_openapi` gives the same catalog for both, and
+    `ServerSchema.from_openapi` the same routes (each operation kept as an empty object).
     """
     schemas = schemas_of(document)
     kept: dict[str, Any] = {}
@@ -53,8 +57,14 @@ def snapshot_document(document: Mapping[str, Any], *, version: str) -> dict[str,
         target = schemas.get(name)
         if is_enum_component(target):
             kept[name] = {k: target[k] for k in ("enum", "const", "type") if k in target}
+    paths: dict[str, dict[str, Any]] = {
+        path: {method: {} for method in sorted(operations) if method in _HTTP_METHODS}
+        for path, operations in sorted((document.get("paths") or {}).items())
+        if isinstance(operations, Mapping)
+    }
     return {
         "openapi": document.get("openapi"),
         VERSION_KEY: version,
+        "paths": paths,
         "components": {"schemas": dict(sorted(kept.items()))},
     }

@@ -1,0 +1,156 @@
+"""The client learns what a server offers from its schema and picks its path per operation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, UnsupportedByServerError
+from invokeai_py_client._capabilities import ServerSchema, bundled_document
+
+
+class OldQueueServer:
+    """An InvokeAI 5.15.0 queue as far as submitting goes: no `item_ids` in the enqueue
+    answer, no `list_all`, only the cursor-paged `GET /list`, no bulk item routes.
+
+    `before` items of other batches are already on the queue (completed); a new batch's
+    items are `pending` unless `started` says they already ran.
+    """
+
+    def __init__(self, *, before: int = 0, started: bool = False, openapi: bool = True, drop: str = "") -> None:
+        self.items: list[dict[str, Any]] = [
+            {"item_id": i, "status": "completed", "batch_id": f"other-{i}", "priority": 0} for i in range(1, before + 1)
+        ]
+        self.started = started
+        self.openapi = openapi
+        self.drop = drop  # a path the served schema leaves out
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.requests.append(f"{request.method} {path}")
+        if path == "/api/v1/app/version":
+            return httpx.Response(200, json={"version": "5.15.0", "highlights": None})
+        if path == "/openapi.json":
+            if not self.openapi:
+                return httpx.Response(500, json={"detail": "no schema here"})
+            document = dict(bundled_document("5.15.0"))
+            document["paths"] = {k: v for k, v in document["paths"].items() if k != self.drop}
+            return httpx.Response(200, json=document)
+        if path.endswith("/enqueue_batch"):
+            body = json.loads(request.content)
+            runs = int(body["batch"].get("runs", 1))
+            first = len(self.items) + 1
+            for item_id in range(first, first + runs):
+                self.items.append({
+                    "item_id": item_id, "status": "completed" if self.started else "pending",
+                    "batch_id": body["batch"]["batch_id"], "priority": 0,
+                    "destination": body["batch"]["destination"],
+                })
+            return httpx.Response(200, json={
+                "queue_id": "default", "enqueued": runs, "requested": runs, "batch": body["batch"], "priority": 0,
+            })
+        if path.endswith("/list"):
+            return httpx.Response(200, json=self._page(request.url.params))
+        if "/i/" in path:
+            item_id = int(path.rsplit("/", 1)[-1])
+            for item in self.items:
+                if item["item_id"] == item_id:
+                    answer = {**item, "session": {"results": {}}}
+                    item["status"] = "completed"  # each item runs once it has been looked at
+                    return httpx.Response(200, json=answer)
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(405, json={"detail": "Method Not Allowed"})
+
+    def _page(self, params: httpx.QueryParams) -> dict[str, Any]:
+        limit = int(params.get("limit", 50))
+        rows = self.items
+        if "cursor" in params:
+            rows = [r for r in rows if r["item_id"] > int(params["cursor"])]
+        elif "status" in params:
+            rows = [r for r in rows if r["status"] == params["status"]]
+        return {"limit": limit, "has_more": len(rows) > limit, "items": rows[:limit]}
+
+
+def sync_client(server: OldQueueServer) -> InvokeAIClient:
+    return InvokeAIClient("http://old", transport=httpx.MockTransport(server), use_events=False, max_retries=0)
+
+
+BODY = {"batch": {"graph": {"id": "g", "nodes": {}, "edges": []}, "runs": 3}}
+
+
+def test_item_ids_of_an_answer_without_them_come_from_the_batchs_pending_items() -> None:
+    server = OldQueueServer(before=5)
+    with sync_client(server) as client:
+        batch = client.queue_repo.enqueue_batch(BODY)
+        assert batch.item_ids == [6, 7, 8]
+        items = batch.wait(timeout=5, raise_on_error=False)
+    assert [i.item_id for i in items] == [6, 7, 8]
+    listed = [r for r in server.requests if r.endswith("/list")]
+    assert len(listed) == 1  # one page of pending items found all three
+    assert not [r for r in server.requests if "by_ids" in r or "list_all" in r]
+
+
+def test_items_that_already_ran_are_found_by_paging_the_whole_queue() -> None:
+    server = OldQueueServer(before=2500, started=True)
+    with sync_client(server) as client:
+        batch = client.queue_repo.enqueue_batch(BODY)
+    assert batch.item_ids == [2501, 2502, 2503]
+    assert len([r for r in server.requests if r.endswith("/list")]) == 1 + 3  # pending page, then 3 pages of 1000
+
+
+@pytest.mark.anyio
+async def test_the_async_client_finds_them_the_same_way() -> None:
+    server = OldQueueServer(before=1)
+    async with AsyncInvokeAIClient("http://old", transport=httpx.MockTransport(server), use_events=False) as client:
+        batch = await client.queue_repo.enqueue_batch(BODY)
+    assert batch.item_ids == [2, 3, 4]
+
+
+def test_listings_without_the_item_ids_route_page_through_the_queue() -> None:
+    server = OldQueueServer(before=1200)
+    with sync_client(server) as client:
+        assert client.queue_repo.list_item_ids()[:3] == [1200, 1199, 1198]
+        assert [i.item_id for i in client.queue_repo.list_items(offset=1, limit=2, order_dir="ASC")] == [2, 3]
+    assert not [r for r in server.requests if r.endswith("/item_ids")]
+
+
+def test_a_missing_feature_names_the_server_version_and_the_route() -> None:
+    server = OldQueueServer(drop="/api/v1/queue/{queue_id}/list")
+    with sync_client(server) as client, pytest.raises(UnsupportedByServerError) as info:
+        client.queue_repo.list_item_ids()
+    error = info.value
+    assert error.server_version == "5.15.0"
+    assert error.route == "GET /api/v1/queue/{queue_id}/item_ids"
+    assert "InvokeAI 5.15.0" in str(error) and "GET /api/v1/queue/{queue_id}/item_ids" in str(error)
+    assert not [r for r in server.requests if "/queue/" in r]  # refused before anything was sent
+
+
+def test_an_unusable_schema_is_replaced_by_the_snapshot_of_the_servers_release() -> None:
+    server = OldQueueServer(openapi=False)
+    with sync_client(server) as client:
+        assert client.queue_repo.enqueue_batch(BODY).item_ids == [1, 2, 3]
+        schema = client._runner.run(_schema_flow())
+    assert schema.source == "snapshot 5.15.0" and schema.version == "5.15.0"
+    assert server.requests.count("GET /openapi.json") == 1  # fetched once per client
+
+
+def _schema_flow() -> Any:
+    from invokeai_py_client._capabilities import server_schema
+
+    schema = yield server_schema()
+    return schema
+
+
+def test_has_and_require_read_routes_as_templates() -> None:
+    schema = ServerSchema.from_openapi(
+        {"paths": {"/api/v1/queue/{queue_id}/list": {"get": {}, "parameters": []}}}, version="5.15.0"
+    )
+    assert schema.has("get", "/api/v1/queue/{queue_id}/list")
+    assert schema.routes == frozenset({"GET /api/v1/queue/{queue_id}/list"})
+    schema.require("GET", "/api/v1/queue/{queue_id}/list", "listing")
+    with pytest.raises(UnsupportedByServerError, match=r"listing needs POST /x, which InvokeAI 5\.15\.0"):
+        schema.require("POST", "/x", "listing")
