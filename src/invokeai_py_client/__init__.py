@@ -18,7 +18,7 @@ from .events import (
 )
 from .images import ImageDTO
 from .jobs import AsyncJob, AsyncJobBatch, Job, JobBatch
-from .models import ModelInstallJob, ModelRecord
+from .model_manager import ModelInstallJob, ModelRecord
 from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
 
 __version__ = "0.1.0"

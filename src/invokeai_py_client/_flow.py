@@ -86,7 +86,7 @@ class Call(Generic[T]):
     files: Any = None
     data: Any = None
     retry: bool | None = None
-    expect: Literal["json", "bytes", "image", "none"] = "json"
+    expect: Literal["json", "bytes", "image", "none", "response"] = "json"
     timeout: float | None = None
     stream: bool = False
     authenticate: bool = True
@@ -177,7 +177,7 @@ def _adapter(into: Any) -> pydantic.TypeAdapter[Any]:
 
 
 def _decode(call: Call[Any], response: httpx.Response) -> Any:
-    if call.stream:
+    if call.stream or call.expect == "response":
         return response
     if call.expect == "image":
         check_media(response, "image/")

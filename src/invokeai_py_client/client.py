@@ -19,6 +19,7 @@ from typing import Any, Self, Unpack
 
 import httpx
 
+from ._compat.client import LegacyResponse, legacy_base_url
 from ._exceptions import InvokeAIError, ValidationError
 from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
@@ -26,7 +27,7 @@ from ._resource import Resource, operation
 from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url, redact_url
 from .boards import BoardRepository
 from .images import ImageRepository
-from .models import ModelRepository
+from .model_manager import ModelRepository
 from .queue import QueueRepository
 from .workflow.repo import WorkflowRepository, catalog_flow
 from .workflow.schema import InvocationCatalog
@@ -94,11 +95,21 @@ class _Client(Resource[Runner]):
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         use_events: bool = True,
         queue_id: str = "default",
+        host: str | None = None,
+        port: int | None = None,
+        use_https: bool | None = None,
+        base_path: str | None = None,
+        api_key: str | None = None,
+        verify_ssl: bool | None = None,
     ) -> None:
         if (email is not None or password is not None) and not (email and password):
             raise ValidationError("give both email and password to log in")
+        if api_key is not None and token is not None:
+            raise ValidationError("give token or api_key (1.1.1's name for it), not both")
+        base_url = legacy_base_url(base_url, host, port, use_https, base_path)
+        verify = verify if verify_ssl is None else verify_ssl
         options = _options(base_url, timeout, max_retries, verify, headers)
-        credentials = Credentials(token)
+        credentials = Credentials(token if api_key is None else api_key)
         runner: Any = self._runner_type(options, credentials, transport=transport, use_events=use_events)
         self._runner = runner
         self.queue_id = queue_id
@@ -142,8 +153,15 @@ class _Client(Resource[Runner]):
         answer = yield Call(method.upper(), path, expect="bytes" if raw else "json", **options)
         return answer
 
-    _make_request = request
-    """The seed's name for `request`."""
+    @operation
+    def _make_request(self, method: str, path: str, **options: Unpack[CallOptions]) -> Flow[LegacyResponse]:
+        """1.1.1's raw call (the seed uses it): `request` answering a response object.
+
+        It has `.json()`, `.status_code`, `.content` and `.ok`; error statuses raise the
+        same `APIStatusError` subclasses as every other call.
+        """
+        response = yield Call(method.upper(), path, expect="response", **options)
+        return LegacyResponse(response)
 
     @operation
     def login(self, email: str, password: str, *, remember_me: bool = False) -> Flow[dict[str, Any]]:
@@ -205,8 +223,9 @@ class InvokeAIClient(_Client[SyncRunner]):
         base_url: e.g. ``http://localhost:9090`` or ``https://host/invoke`` behind a
             reverse proxy; defaults to ``$INVOKEAI_URL``, then ``http://localhost:9090``.
         token: a bearer token (multi-user servers), never shown in reprs or logs.
-        email, password: log in (multi-user servers): at construction on the sync
-            client, before the first request on the async one.
+        email: log in (multi-user servers) with `password`: at construction on the
+            sync client, before the first request on the async one.
+        password: the password for `email`, never shown in reprs or logs.
         timeout: seconds (or an ``httpx.Timeout``) per request.
         max_retries: retries of idempotent requests on connection errors, 429 and 502-504.
         verify: TLS verification (a CA bundle path, or False to disable).
@@ -215,6 +234,12 @@ class InvokeAIClient(_Client[SyncRunner]):
             (async); tests inject faults through it.
         use_events: follow jobs over Socket.IO (falls back to polling when unavailable).
         queue_id: the server queue to use.
+        host: with `port`, `use_https` and `base_path`: 1.1.1's way to give the URL.
+        port: the server's port (1.1.1; default 9090).
+        use_https: https instead of http (1.1.1).
+        base_path: a sub-path behind a reverse proxy (1.1.1).
+        api_key: 1.1.1's name for `token`.
+        verify_ssl: 1.1.1's name for `verify`.
     """
 
     _runner_type = SyncRunner

@@ -24,6 +24,7 @@ from typing import Any, TypedDict, Unpack, overload
 
 import httpx
 
+from ._compat.jobs import SubmissionView
 from ._exceptions import (
     AmbiguousSubmissionError,
     APIConnectionError,
@@ -284,7 +285,7 @@ def _outcome(item: QueueItem) -> InvokeAIError | None:
 # --- jobs ----------------------------------------------------------------------------------
 
 
-class Job(concurrent.futures.Future[QueueItem], Resource[Runner]):
+class Job(SubmissionView, concurrent.futures.Future[QueueItem], Resource[Runner]):
     """One queue item, as a Future: resolved with the finished item, or a typed error.
 
     `result()` / `wait()` answer the item (with `session.results`) or raise
@@ -338,9 +339,16 @@ class Job(concurrent.futures.Future[QueueItem], Resource[Runner]):
         return summaries[0].status
 
     @operation
-    def get(self) -> Flow[QueueItem]:
+    def fetch(self) -> Flow[QueueItem]:
         """The item as the server has it now (with its session)."""
         return call(QueueItem, "GET", item_path(self.queue_id, self.item_id))
+
+    def _session_id_now(self) -> str | None:
+        """The session id, asking the server when the item is not known yet (sync client)."""
+        if self.item is None and isinstance(self._runner, SyncRunner):
+            item: QueueItem = self._runner.run(call(QueueItem, "GET", item_path(self.queue_id, self.item_id)))
+            return item.session_id
+        return self.session_id
 
     @operation
     def wait(self, timeout: float | None = None, **options: Unpack[WaitOptions]) -> Flow[QueueItem]:

@@ -173,9 +173,11 @@ def test_installed_bundled_workflows_name_this_servers_models(session: Session, 
 
 def test_the_refiners_outputs_list_its_result_first_and_its_input_last(session: Session) -> None:
     base_name, _ = _txt2img(session, seed=6)
-    _, outputs = session.run(session.workflow("sdxl_refiner.json"), {0: base_name, 1: "x", 3: 2, 4: 0.5})
-    assert (outputs[0]["node_id"], outputs[0]["role"]) == ("output_image", "output")  # the seed's images[0]
-    assert outputs[-1]["role"] == "input" and outputs[-1]["image_names"] == [base_name]
+    wf = session.workflow("sdxl_refiner.json")
+    item, outputs = session.run(wf, {0: base_name, 1: "x", 3: 2, 4: 0.5})
+    assert [(o["node_id"], o["role"]) for o in outputs] == [("output_image", "output")]  # the seed's images[0]
+    everything = wf.map_outputs_to_images(item, roles=("output", "intermediate", "input"))
+    assert everything[-1]["role"] == "input" and everything[-1]["image_names"] == [base_name]
 
 
 def test_refiner_keeps_size_and_strength_controls_the_change(session: Session) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from invokeai_py_client import AsyncInvokeAIClient, BadRequestError, InvokeAIClient, NotFoundError
-from invokeai_py_client.models import (
+from invokeai_py_client.model_manager import (
     ModelAlreadyInstalledError,
     ModelInstallError,
     ModelInstallStatus,

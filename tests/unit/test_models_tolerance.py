@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient
-from invokeai_py_client.models import (
+from invokeai_py_client.model_manager import (
     ModelAlreadyInstalledError,
     ModelInstallError,
     ModelRecord,

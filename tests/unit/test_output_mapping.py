@@ -35,10 +35,11 @@ def test_sdxl_text_to_image() -> None:
             "node_type": "l2i",
             "label": None,
             "input_index": None,
-            "board_id": None,  # board left 'auto' while the GUI's auto-add board was 'none'
+            "board_id": "none",  # board left 'auto' while the GUI's auto-add board was 'none'
             "is_intermediate": False,
             "role": "output",
             "image_names": ["fe4089fd-1187-4883-b180-8aaf2fc317ba.png"],
+            "tier": "results",
         }
     ]
 
@@ -49,7 +50,7 @@ def test_flux_image_to_image() -> None:
         (
             "7e5172eb-48c1-44db-a770-8fd83e1435d1",
             "flux_vae_decode",
-            None,
+            "none",
             False,
             ["ea39c155-c6e2-41b2-b9a3-d210b6e37750.png"],
         ),
@@ -57,7 +58,7 @@ def test_flux_image_to_image() -> None:
         (
             "7b056f05-a4fe-40d3-b913-1a4b3897230f",
             "image",
-            None,
+            "none",
             True,
             ["e95bfe35-42f9-4693-968a-65ea655641a5.png"],
         ),
@@ -68,7 +69,7 @@ def test_sdxl_flux_refine_saved_images_first_in_workflow_order_with_the_boards_u
     defn, item = _load("sdxl-flux-refine")
     outputs = map_outputs(defn, item, board_input_index={"4414d4b5-82c3-4513-8c3f-86d88c24aadc": 5})
     assert _summary(outputs) == [
-        ("4414d4b5-82c3-4513-8c3f-86d88c24aadc", "save_image", None, False, ["2436c4fd-4207-497d-89d0-86d6d4ef8b5a.png"]),
+        ("4414d4b5-82c3-4513-8c3f-86d88c24aadc", "save_image", "none", False, ["2436c4fd-4207-497d-89d0-86d6d4ef8b5a.png"]),
         ("67e997b2-2d56-43f4-8d2e-886c04e18d9f", "save_image", USER_BOARD, False, ["2d9ed2dc-855e-4f6b-b626-c74ec2467100.png"]),
         ("abc466fe-12eb-48a5-87d8-488c8bda180f", "save_image", USER_BOARD, False, ["d9e77e4f-8859-4ff4-9109-1065a4ff9746.png"]),
         ("7e5172eb-48c1-44db-a770-8fd83e1435d1", "flux_vae_decode", AUTO_BOARD, True, ["4cdccfcb-166d-4474-a638-477fb528feb4.png"]),
@@ -112,8 +113,8 @@ def test_iterate_expansion_collections_and_unknown_nodes() -> None:
     assert _summary(outputs) == [
         ("save", "save_image", "b-ran", False, ["two.png", "one.png"]),  # saved first; prepared order
         ("faces", "face_mask_detection", "b-exported", True, ["face.png", "mask.png"]),
-        ("collect", "image_collection", None, True, ["c-a.png", "c-b.png"]),
-        ("extra", None, None, None, ["x.png"]),  # not in the workflow: last
+        ("collect", "image_collection", "none", True, ["c-a.png", "c-b.png"]),
+        ("extra", None, "none", None, ["x.png"]),  # not in the workflow: last
     ]
     assert outputs[0]["label"] == "Saver"
 
@@ -126,7 +127,7 @@ def test_board_as_ran_wins_over_the_exported_one() -> None:
     }
     ran_without_board = {"graph": {"nodes": {"faces": {"type": "face_mask_detection"}}}, **session}
     # ran without a board: uncategorized; no graph in the item: the exported value
-    assert map_outputs(defn, {"session": ran_without_board})[0]["board_id"] is None
+    assert map_outputs(defn, {"session": ran_without_board})[0]["board_id"] == "none"
     assert map_outputs(defn, {"session": session})[0]["board_id"] == "b-exported"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .._exceptions import InvokeAIError
 from ..client import InvokeAIClient
-from ..models import ModelInstallError, ModelInstallTimeoutError
+from ..model_manager import ModelInstallError, ModelInstallTimeoutError
 from . import tiny_models
 from ._common import (
     DEFAULT_INSTANCE,

@@ -16,16 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
+import json
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
+from .._compat.workflow import IndexDriftView, WorkflowHandleCompat, WorkflowInputCompat
 from .._exceptions import InputNotFoundError, InvokeAIError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
 from .._resource import Resource, operation
+from ..events import Event, QueueItemStatusChangedEvent
 from ..jobs import Job, JobBatch, WaitOptions, submit_flow
-from ..models import list_models_flow
+from ..model_manager import list_models_flow
 from ..queue_models import QueueItem
 from .batch_nodes import batch_fed_inputs, require_one_item
 from .definition import WorkflowDefinition
@@ -42,7 +48,7 @@ log = logging.getLogger("invokeai_py_client.workflow")
 
 
 @dataclass(frozen=True)
-class WorkflowInput:
+class WorkflowInput(WorkflowInputCompat):
     """One input in the workflow's Form, in depth-first order."""
 
     input_index: int
@@ -53,6 +59,7 @@ class WorkflowInput:
     field: InputField
     required: bool
     description: str | None
+    _node_label: str | None = dc_field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -65,12 +72,13 @@ class WorkflowInput:
 
 
 @dataclass(frozen=True)
-class IndexDrift:
+class IndexDrift(IndexDriftView):
     """How a re-exported workflow's Form moved inputs compared to a saved index map."""
 
     moved: list[tuple[str, int, int]]
     missing: list[tuple[str, int]]
     new: list[tuple[str, int]]
+    unchanged: list[tuple[str, int]] = dc_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,7 +96,7 @@ class IndexDrift:
 T = TypeVar("T")
 
 
-class WorkflowHandle(Resource[Runner]):
+class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
     """A workflow ready to run on one client: its Form inputs, submission, outputs.
 
     On `InvokeAIClient` the `*_sync` methods block, and `submit`/`wait_for_completion`
@@ -134,6 +142,7 @@ class WorkflowHandle(Resource[Runner]):
                     field=fld,
                     required=bool(spec.required) if spec is not None else False,
                     description=(spec.description if spec is not None else None),
+                    _node_label=node["data"].get("label") or None,
                 )
             )
         return out
@@ -179,7 +188,12 @@ class WorkflowHandle(Resource[Runner]):
         return self.get_input(key).field
 
     def set_input_value(self, key: int | str, value: Any) -> None:
-        """Shorthand for ``get_input_value(key).value = value``."""
+        """Shorthand for ``get_input_value(key).value = value``.
+
+        A field object (ours, or a 1.1.1 ``Ivk*Field``) gives its value.
+        """
+        if isinstance(value, InputField) or type(value).__module__.startswith(_IVK_FIELDS):
+            value = value.value
         self.get_input(key).field.value = value
 
     def reset_inputs(self) -> None:
@@ -188,21 +202,39 @@ class WorkflowHandle(Resource[Runner]):
             inp.field.reset()
         self._model_overrides.clear()
 
-    def export_input_index_map(self) -> dict[str, Any]:
-        """A JSON-able map of ``node_id.field_name`` -> index/label, to detect drift later."""
-        return {
+    def export_input_index_map(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """A JSON-able map of ``node_id.field_name`` -> index/label, to detect drift later.
+
+        With `path`, it is also written there as JSON.
+        """
+        index_map = {
             "workflow": self.name,
             "inputs": [{"path": i.path, "index": i.input_index, "label": i.label} for i in self._inputs],
         }
+        if path is not None:
+            Path(path).write_text(json.dumps(index_map, indent=2) + "\n", encoding="utf-8")
+        return index_map
 
-    def verify_input_index_map(self, saved: Mapping[str, Any]) -> IndexDrift:
-        """Compare the current Form with a saved index map (moved, missing, new inputs)."""
-        old = {e["path"]: int(e["index"]) for e in saved.get("inputs", [])}
+    def verify_input_index_map(self, saved: Mapping[str, Any] | str | os.PathLike[str]) -> IndexDrift:
+        """Compare the current Form with a saved index map (or the JSON file it was written to)."""
+        if not isinstance(saved, Mapping):
+            where = os.fspath(saved)
+            try:
+                saved = json.loads(Path(where).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValidationError(f"index map {where!r} cannot be read: {exc}") from exc
+            if not isinstance(saved, Mapping):
+                raise ValidationError("an index map is a JSON object with 'inputs'")
+        try:
+            old = {e["path"]: int(e["index"]) for e in saved.get("inputs", [])}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"not an index map (each input needs 'path' and 'index'): {exc!r}") from exc
         new = {i.path: i.input_index for i in self._inputs}
         return IndexDrift(
             moved=[(p, old[p], new[p]) for p in old if p in new and old[p] != new[p]],
             missing=[(p, old[p]) for p in old if p not in new],
             new=[(p, new[p]) for p in new if p not in old],
+            unchanged=[(p, new[p]) for p in old if p in new and old[p] == new[p]],
         )
 
     # -- models ------------------------------------------------------------------------
@@ -246,6 +278,14 @@ class WorkflowHandle(Resource[Runner]):
 
     # -- submission ----------------------------------------------------------------------
 
+    def _check_all(self) -> list[str]:
+        """Every problem that would stop a submission (empty: it can go)."""
+        edge_fed = self._definition.edge_fed_inputs() | batch_fed_inputs(self._definition)
+        return [
+            problem for inp in self._inputs
+            for problem in inp.field.validate_complete(connected=(inp.node_id, inp.field_name) in edge_fed)
+        ]
+
     def _snapshot(self, runs: int, zip_groups: Sequence[Sequence[int | str]]) -> Snapshot:
         """Check every input and copy the set ones, so later assignments can't change this submission."""
         if runs < 1:
@@ -283,9 +323,16 @@ class WorkflowHandle(Resource[Runner]):
                 f"inputs {', '.join(swept)} hold several values (a sweep); submit it with {instead}"
             )
 
-    def map_outputs_to_images(self, result: Any) -> list[dict[str, Any]]:
-        """Which nodes produced which images: node_id, node_type, label, input_index,
-        board_id, image_names (and field_values for sweeps), in a stable order."""
+    def map_outputs_to_images(
+        self, result: Any, *, roles: Sequence[str] = ("output",)
+    ) -> list[dict[str, Any]]:
+        """Which nodes saved which images: node_id, node_type, label, input_index,
+        board_id ("none": uncategorized), image_names, role, tier (and field_values for
+        sweeps), in workflow order.
+
+        Only saved images by default; ``roles=("output", "intermediate", "input")`` adds
+        intermediate images and the input images the workflow passed through.
+        """
         items = _as_items(result)
         board_index = {
             i.node_id: i.input_index for i in self._inputs if i.field_name == "board"
@@ -293,6 +340,8 @@ class WorkflowHandle(Resource[Runner]):
         out: list[dict[str, Any]] = []
         for item in items:
             for entry in map_outputs(self._definition, item, board_input_index=board_index):
+                if entry["role"] not in roles:
+                    continue
                 entry["item_id"] = item.get("item_id")
                 entry["field_values"] = _field_values(item)
                 out.append(entry)
@@ -368,13 +417,32 @@ class WorkflowHandle(Resource[Runner]):
         return job
 
     def wait_for_completion_sync(
-        self, submission: Job[Runner] | None = None, timeout: float | None = None, **options: Unpack[WaitOptions]
+        self,
+        submission: Job[Runner] | None = None,
+        timeout: float | None = None,
+        progress_callback: Callable[[dict[str, Any]], Any] | None = None,
+        queue_id: str | None = None,
+        poll_interval: float | None = None,
+        **options: Unpack[WaitOptions],
     ) -> QueueItem:
-        """Wait for `submission` (default: the last one of this thread); returns the finished item."""
+        """Wait for `submission` (default: the last one of this thread); returns the finished item.
+
+        `progress_callback` gets the item's state (``item_id``, ``status``, ...) at each
+        status change. 1.1.1's `poll_interval` is accepted and unused: jobs are followed
+        by events (polling light summaries when the socket is down).
+
+        Raises:
+            JobFailedError: it failed (also a `RuntimeError`, as in 1.1.1).
+            JobCanceledError: it was canceled (a `RuntimeError`; the message says "canceled").
+            JobTimeoutError: `timeout` passed (also a `TimeoutError`).
+        """
+        if isinstance(submission, int | float) and not isinstance(submission, bool):
+            submission = None  # 1.1.1's first parameter was poll_interval
         job = self._last(submission)
         if not isinstance(self._runner, SyncRunner):
             raise InvokeAIError("wait_for_completion_sync() is for the sync client; await wait_for_completion()")
-        return self._runner.run(job._wait(timeout, options))
+        _check_queue(job, queue_id)
+        return self._runner.run(job._wait(timeout, _with_progress(options, progress_callback)))
 
     async def _run(self, make: Any) -> Any:
         """Run a flow made by `make()`: awaited on the async client, on a worker thread on the sync one."""
@@ -405,18 +473,45 @@ class WorkflowHandle(Resource[Runner]):
         return batch
 
     async def wait_for_completion(
-        self, submission: Job[Runner] | None = None, timeout: float | None = None, **options: Unpack[WaitOptions]
+        self,
+        submission: Job[Runner] | None = None,
+        timeout: float | None = None,
+        progress_callback: Callable[[dict[str, Any]], Any] | None = None,
+        queue_id: str | None = None,
+        **options: Unpack[WaitOptions],
     ) -> QueueItem:
         """Wait for `submission` (default: the last one of this task or thread); returns the item."""
         job = self._last(submission)
-        item: QueueItem = await self._run(
-            lambda: job._wait(timeout, options)
-        )
+        _check_queue(job, queue_id)
+        waiting = _with_progress(options, progress_callback)
+        item: QueueItem = await self._run(lambda: job._wait(timeout, waiting))
         return item
 
 
 AsyncWorkflowHandle = WorkflowHandle[AsyncRunner]
 """A workflow handle of the async client."""
+
+
+_IVK_FIELDS = __name__.rsplit(".", 2)[0] + ".ivk_fields"
+
+
+def _check_queue(job: Job[Any], queue_id: str | None) -> None:
+    if queue_id is not None and queue_id != job.queue_id:
+        raise ValidationError(f"{job!r} is on queue {job.queue_id!r}, not {queue_id!r}")
+
+
+def _with_progress(options: WaitOptions, progress: Callable[[dict[str, Any]], Any] | None) -> WaitOptions:
+    """Wait options whose event callback also reports status changes to `progress`."""
+    if progress is None:
+        return options
+    inner = options.get("on_event")
+
+    def on_event(event: Event) -> Any:
+        if isinstance(event, QueueItemStatusChangedEvent):
+            progress(event.to_dict())
+        return inner(event) if inner is not None else None
+
+    return {**options, "on_event": on_event}
 
 
 def _as_items(result: Any) -> list[Mapping[str, Any]]:

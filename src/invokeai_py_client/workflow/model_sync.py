@@ -10,12 +10,13 @@ reference with its candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._compat.models import AttrDict
 from .._exceptions import ValidationError
-from ..models import identifier
+from ..model_manager import identifier
 
 __all__ = ["ModelChange", "ModelReference", "is_model_identifier", "plan_model_sync"]
 
@@ -57,6 +58,10 @@ class ModelChange:
     old: dict[str, Any]
     new: dict[str, Any]
     rule: str  # "hash", "key", "name" or "base"
+
+    def __iter__(self) -> Iterator[AttrDict]:
+        """Unpacks as ``(old, new)``, as 1.1.1's pairs did (both read by attribute too)."""
+        return iter((AttrDict(self.old), AttrDict(self.new)))
 
     def __str__(self) -> str:
         return (

@@ -9,7 +9,7 @@ each workflow node id to its prepared ids in ``session.source_prepared_mapping``
 Results do not say which board an image went to. The board is the one the node was
 given in the graph that ran (``session.graph``, where the GUI's ``'auto'`` already
 became a real board id); only when the item has no graph, the workflow's board value.
-None means uncategorized.
+``"none"`` (the server's id for it) means uncategorized.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def map_outputs(
     Each dict has ``node_id``, ``node_type``, ``label`` (the node's label or None),
     ``input_index`` (from `board_input_index`, else None), ``board_id``,
     ``is_intermediate`` (as the node ran), ``role`` (``"output"``, ``"intermediate"``
-    or ``"input"``) and ``image_names`` (in prepared order, then output-field order).
+    or ``"input"``), ``image_names`` (in prepared order, then output-field order) and
+    ``tier`` (``"results"``: where the names were found, as 1.1.1 reported it).
     """
     session = queue_item.get("session") or {}
     results: Mapping[str, Any] = session.get("results") or {}
@@ -73,6 +74,7 @@ def map_outputs(
                 "is_intermediate": is_intermediate,
                 "role": role,
                 "image_names": names,
+                "tier": "results",
             }
         )
     return sorted(out, key=lambda entry: _ROLE_ORDER[entry["role"]])
@@ -102,9 +104,9 @@ def _exported_board(node_data: Mapping[str, Any]) -> Any:
     return node_data.get("inputs", {}).get("board", {}).get("value")
 
 
-def _board_id(value: Any) -> str | None:
+def _board_id(value: Any) -> str:
     if isinstance(value, Mapping):
         board_id = value.get("board_id")
-        if isinstance(board_id, str) and board_id and board_id != "none":
+        if isinstance(board_id, str) and board_id:
             return board_id
-    return None
+    return "none"

@@ -24,7 +24,7 @@ from .._exceptions import ValidationError
 from .._flow import Flow, Once
 from ..boards import Board, find_board, list_boards_flow, resolve_board_flow
 from ..images import upload_flow
-from ..models import ModelRecord, identifier, list_models_flow
+from ..model_manager import ModelRecord, identifier, list_models_flow
 from .batch_nodes import batch_data_from_nodes, check_inputs_against_batch_nodes
 from .definition import WorkflowDefinition
 from .fields import InputField, is_local_image

@@ -43,7 +43,7 @@ __all__ = [
     "identifier",
 ]
 
-log = logging.getLogger("invokeai_py_client.models")
+log = logging.getLogger("invokeai_py_client.model_manager")
 
 MODELS = "/api/v2/models"
 
