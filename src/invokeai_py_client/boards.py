@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ._compat.boards import BoardHandleCompat, BoardRepositoryCompat
 from ._exceptions import InvokeAIError, ValidationError
 from ._flow import AsyncRunner, Exclusive, Flow, Runner, call
 from ._models import OrderDir, ServerModel
@@ -26,7 +27,6 @@ from .images import (
     UNCATEGORIZED,
     ImageDTO,
     ImageFiles,
-    ImagePage,
     ImageSource,
     image_names_flow,
     list_images_flow,
@@ -64,7 +64,6 @@ class Board(ServerModel):
     created_at: str | None = None
     updated_at: str | None = None
 
-    @property
     def is_uncategorized(self) -> bool:
         return self.board_id == UNCATEGORIZED
 
@@ -108,10 +107,13 @@ def get_board_flow(board_id: str) -> Flow[Board]:
     return (yield from call(Board, "GET", _board(board_id)))
 
 
-def create_board_flow(board_name: str) -> Flow[Board]:
+def create_board_flow(board_name: str, is_private: bool | None = None) -> Flow[Board]:
     if not board_name.strip():
         raise ValidationError("a board name must not be empty")
-    return (yield from call(Board, "POST", f"{BOARDS}/", params={"board_name": board_name}, retry=False))
+    params: dict[str, Any] = {"board_name": board_name}
+    if is_private is not None:
+        params["is_private"] = is_private
+    return (yield from call(Board, "POST", f"{BOARDS}/", params=params, retry=False))
 
 
 def update_board_flow(board_id: str, **changes: Any) -> Flow[Board]:
@@ -164,21 +166,32 @@ def resolve_board_flow(id_or_name: str, create: bool = False, *, by_id: bool = T
 # --- the repository -----------------------------------------------------------------------
 
 
-class BoardRepository(Resource[Runner]):
+class BoardRepository(BoardRepositoryCompat, Resource[Runner]):
     """`client.board_repo`: the server's boards."""
 
     @operation
-    def list_boards(self, include_archived: bool = False) -> Flow[list[Board]]:
-        return list_boards_flow(include_archived)
+    def list_boards(
+        self, include_archived: bool = False, *, include_uncategorized: bool = False, all: bool = True  # noqa: A002
+    ) -> Flow[list[Board]]:
+        """Every board (never paged: 1.1.1's `all` is accepted and always true).
+
+        With `include_uncategorized`, the uncategorized board (id ``"none"``) comes first.
+        """
+        boards: list[Board] = yield from list_boards_flow(include_archived)
+        return [UNCATEGORIZED_BOARD, *boards] if include_uncategorized else boards
 
     @operation
     def get_board(self, board_id: str) -> Flow[Board]:
         return get_board_flow(board_id)
 
     @operation
-    def create_board(self, board_name: str) -> Flow[Board]:
-        """Create a board (the server allows several boards with one name)."""
-        return create_board_flow(board_name)
+    def create_board(self, name: str, is_private: bool | None = None) -> Flow[BoardHandle[Runner]]:
+        """Create a board named `name` (the server allows several boards with one name); a handle on it."""
+        return BoardHandle(self._runner, (yield from create_board_flow(name, is_private)))
+
+    @operation
+    def _update(self, board_id: str, changes: dict[str, Any]) -> Flow[Board]:
+        return update_board_flow(board_id, **changes)
 
     @operation
     def get_or_create_board(self, board_name: str) -> Flow[Board]:
@@ -227,8 +240,11 @@ class BoardRepository(Resource[Runner]):
 # --- handles ------------------------------------------------------------------------------
 
 
-class BoardHandle(ImageFiles[Runner]):
-    """One board and its images. Downloads go straight to the image (no board listing)."""
+class BoardHandle(BoardHandleCompat, ImageFiles[Runner]):
+    """One board and its images. Downloads go straight to the image (no board listing).
+
+    It reads like its board record too (``handle.image_count``, ``handle.board_name``).
+    """
 
     def __init__(self, runner: Runner, board: Board) -> None:
         self._runner = runner
@@ -244,6 +260,11 @@ class BoardHandle(ImageFiles[Runner]):
 
     def __repr__(self) -> str:
         return f"BoardHandle({self.board_id!r}, name={self.name!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "board":
+            raise AttributeError(name)
+        return getattr(self.board, name)
 
     @operation
     def refresh(self) -> Flow[Board]:
@@ -276,16 +297,20 @@ class BoardHandle(ImageFiles[Runner]):
         self,
         offset: int = 0,
         limit: int = 100,
-        *,
+        order_by: str = "created_at",
         order_dir: OrderDir = "DESC",
         starred_first: bool = False,
         search_term: str | None = None,
-    ) -> Flow[ImagePage]:
-        """One page of the board's image records, paged by the server."""
-        return list_images_flow(
+    ) -> Flow[list[str]]:
+        """One page of the board's image names, newest first (1.1.1's call; the records
+        are `client.image_repo.list_images(board_id=...)`)."""
+        if order_by != "created_at":
+            raise ValidationError(f"images are listed by creation time only, not by {order_by!r}")
+        page = yield from list_images_flow(
             board_id=self.board_id, offset=offset, limit=limit, order_dir=order_dir,
             starred_first=starred_first, search_term=search_term,
         )
+        return [image.image_name for image in page.items]
 
     @operation
     def upload_image(

@@ -1,8 +1,9 @@
 """Installed models: records, lookups, installs with job handles, scanning, the model cache.
 
-Model records tolerate newer servers: `base`, `type` and `format` are plain strings
-(values this client has never seen are kept, never rejected), and every field the
-server adds is kept too.
+Model records tolerate newer servers: `base`, `type` and `format` are open string
+enums (`BaseModelType`, `ModelType`, `ModelFormat`: they compare equal to the
+server's strings, and values this client has never seen are kept as members made on
+the spot, never rejected), and every field the server adds is kept too.
 
     >>> repo = client.dnn_model_repo                                    # doctest: +SKIP
     >>> [m.name for m in repo.list_models(base="sdxl", type="main")]    # doctest: +SKIP
@@ -12,6 +13,7 @@ server adds is kept too.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import time
@@ -20,6 +22,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ._compat.models import ModelInstallJobCompat, ModelRecordCompat, ModelRepositoryCompat
 from ._exceptions import ConflictError, InternalServerError, InvokeAIError, NotFoundError
 from ._flow import AsyncRunner, Call, Flow, Pause, Runner, backoff, call
 from ._models import ServerModel
@@ -31,15 +34,18 @@ __all__ = [
     "KNOWN_TYPES",
     "AsyncModelInstallJob",
     "AsyncModelRepository",
+    "BaseModelType",
     "CacheStats",
     "FoundModel",
     "ModelAlreadyInstalledError",
+    "ModelFormat",
     "ModelInstallError",
     "ModelInstallJob",
     "ModelInstallStatus",
     "ModelInstallTimeoutError",
     "ModelRecord",
     "ModelRepository",
+    "ModelType",
     "identifier",
 ]
 
@@ -65,15 +71,89 @@ TERMINAL_INSTALL_STATUSES = frozenset({"completed", "error", "cancelled"})
 DUPLICATE_ERRORS = frozenset({"DuplicateModelException"})
 
 
-class ModelRecord(ServerModel):
+class _OpenEnum(enum.StrEnum):
+    """A server-controlled enum: an unknown value becomes a member of its own, never an error."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
+
+class BaseModelType(_OpenEnum):
+    """A model's base (`sdxl`, `flux`, ...); member names as invokeai-py-client 1.1.1 had them."""
+
+    Any = "any"
+    StableDiffusion1 = "sd-1"
+    StableDiffusion2 = "sd-2"
+    StableDiffusion3 = "sd-3"
+    StableDiffusionXL = "sdxl"
+    StableDiffusionXLRefiner = "sdxl-refiner"
+    Flux = "flux"
+    Flux2 = "flux2"
+    CogView4 = "cogview4"
+    Imagen3 = "imagen3"
+    Imagen4 = "imagen4"
+    ChatGPT4o = "chatgpt-4o"
+    FluxKontext = "flux-kontext"
+    ZImage = "z-image"
+    Unknown = "unknown"
+
+
+class ModelType(_OpenEnum):
+    """A model's type (`main`, `vae`, `lora`, ...)."""
+
+    ONNX = "onnx"
+    Main = "main"
+    VAE = "vae"
+    LoRA = "lora"
+    ControlLoRa = "control_lora"
+    ControlNet = "controlnet"
+    TextualInversion = "embedding"
+    IPAdapter = "ip_adapter"
+    CLIPVision = "clip_vision"
+    CLIPEmbed = "clip_embed"
+    T2IAdapter = "t2i_adapter"
+    T5Encoder = "t5_encoder"
+    SpandrelImageToImage = "spandrel_image_to_image"
+    SigLIP = "siglip"
+    FluxRedux = "flux_redux"
+    LlavaOnevision = "llava_onevision"
+    Unknown = "unknown"
+
+
+class ModelFormat(_OpenEnum):
+    """How a model is stored (`diffusers`, `checkpoint`, ...)."""
+
+    OMI = "omi"
+    Diffusers = "diffusers"
+    Checkpoint = "checkpoint"
+    LyCORIS = "lycoris"
+    ONNX = "onnx"
+    Olive = "olive"
+    EmbeddingFile = "embedding_file"
+    EmbeddingFolder = "embedding_folder"
+    InvokeAI = "invokeai"
+    T5Encoder = "t5_encoder"
+    BnbQuantizedLlmInt8b = "bnb_quantized_int8b"
+    BnbQuantizednf4b = "bnb_quantized_nf4b"
+    GGUFQuantized = "gguf_quantized"
+    Api = "api"
+
+
+class ModelRecord(ModelRecordCompat, ServerModel):
     """An installed model's configuration (`GET /api/v2/models/i/{key}`)."""
 
     key: str
     name: str
-    base: str
-    type: str
+    base: BaseModelType
+    type: ModelType
     hash: str | None = None
-    format: str | None = None
+    format: ModelFormat | None = None
     path: str | None = None
     description: str | None = None
     source: str | None = None
@@ -237,7 +317,7 @@ def _checked_delete(path: str, gone: Callable[[], Flow[bool]]) -> Flow[None]:
 # --- install jobs --------------------------------------------------------------------------
 
 
-class ModelInstallJob(Resource[Runner]):
+class ModelInstallJob(ModelInstallJobCompat, Resource[Runner]):
     """A model install running on the server: status, progress, wait, cancel."""
 
     def __init__(self, runner: Runner, status: ModelInstallStatus) -> None:
@@ -298,7 +378,7 @@ AsyncModelInstallJob = ModelInstallJob[AsyncRunner]
 # --- the repository --------------------------------------------------------------------------
 
 
-class ModelRepository(Resource[Runner]):
+class ModelRepository(ModelRepositoryCompat, Resource[Runner]):
     """`client.dnn_model_repo`: installed models and installs."""
 
     @operation
@@ -376,8 +456,9 @@ class ModelRepository(Resource[Runner]):
         return call(list[FoundModel], "GET", f"{MODELS}/scan_folder", params={"scan_path": os.fspath(path)})
 
     @operation
-    def delete_model(self, key: str) -> Flow[None]:
-        """Delete a model's record; its files too when they are inside InvokeAI's models folder."""
+    def delete_model(self, key: str) -> Flow[bool]:
+        """Delete a model's record (True once it is gone); its files too when they are inside
+        InvokeAI's models folder."""
 
         def gone() -> Flow[bool]:
             try:
@@ -386,7 +467,8 @@ class ModelRepository(Resource[Runner]):
                 return True
             return False
 
-        return _checked_delete(_model(key), gone)
+        yield from _checked_delete(_model(key), gone)
+        return True
 
     @operation
     def convert_model(self, key: str) -> Flow[ModelRecord]:

@@ -159,8 +159,9 @@ async def _handle_images_async(server_url: str, tmp_path: Path) -> None:
             a = await board.upload_image(png_bytes(3), filename="a.png")
             b = await board.upload_image(png_bytes(4), filename="b.png")
             assert await board.list_image_names() == [b.image_name, a.image_name]
-            page = await board.list_images(offset=0, limit=1)
+            page = await client.image_repo.list_images(offset=0, limit=1, board_id=board.board_id)
             assert page.total == 2 and [i.image_name for i in page.items] == [b.image_name]
+            assert await board.list_images(offset=1, limit=5) == [a.image_name]  # 1.1.1's: names
             data = await board.download_image(a.image_name)
             assert (await board.download_to(a.image_name, tmp_path / "a.png")).read_bytes() == data
             assert await board.star_image(a.image_name)
@@ -216,7 +217,7 @@ def test_listing_1000_images_pages_correctly(server_url: str) -> None:
             paged: list[str] = []
             offset = 0
             while True:
-                page = board.list_images(offset=offset, limit=100)
+                page = client.image_repo.list_images(offset=offset, limit=100, board_id=board.board_id)
                 assert page.total == count
                 paged += [i.image_name for i in page.items]
                 if len(page.items) < 100:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from ..workflow.fields import InputField
     from ..workflow.handle import WorkflowInput
 
-__all__ = ["IndexDriftView", "WorkflowHandleCompat", "WorkflowInputCompat"]
+__all__ = ["IndexDriftView", "WorkflowHandleCompat", "WorkflowInputCompat", "WorkflowRepositoryCompat"]
 
 
 class WorkflowInputCompat:
@@ -101,3 +102,28 @@ class WorkflowHandleCompat:
         for inp, value in trial:
             inp.field.value = value
 
+
+
+class WorkflowRepositoryCompat:
+    """`create_workflow_from_file`, `create_workflow_from_dict`, `validate_workflow_definition` of 1.1.1."""
+
+    def create_workflow_from_file(self, path: str | os.PathLike[str], **_options: Any) -> Any:
+        """`create_workflow(WorkflowDefinition.from_file(path))` (1.1.1's validate/auto_fix are accepted)."""
+        from ..workflow.definition import WorkflowDefinition
+
+        return self.create_workflow(WorkflowDefinition.from_file(path))  # type: ignore[attr-defined]
+
+    def create_workflow_from_dict(self, data: dict[str, Any], **_options: Any) -> Any:
+        from ..workflow.definition import WorkflowDefinition
+
+        return self.create_workflow(WorkflowDefinition.from_dict(data))  # type: ignore[attr-defined]
+
+    def validate_workflow_definition(self, definition: Any) -> list[str]:
+        """Problems that stop the workflow from loading (empty: none)."""
+        from ..workflow.definition import WorkflowDefinition
+
+        try:
+            WorkflowDefinition.from_dict(definition.to_dict() if hasattr(definition, "to_dict") else definition)
+        except ValidationError as exc:
+            return list(exc.problems)
+        return []

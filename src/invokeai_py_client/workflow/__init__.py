@@ -15,6 +15,7 @@ from .handle import AsyncWorkflowHandle, IndexDrift, WorkflowHandle, WorkflowInp
 from .model_sync import ModelChange
 from .repo import AsyncWorkflowRepository, WorkflowRepository
 from .schema import InputSpec, InvocationCatalog
+from .workflow_handle import IvkWorkflowInput, IvkWorkflowOutput, OutputMapping  # 1.1.1's names
 
 __all__ = [
     "AsyncWorkflowHandle",
@@ -22,8 +23,11 @@ __all__ = [
     "IndexDrift",
     "InputSpec",
     "InvocationCatalog",
+    "IvkWorkflowInput",
+    "IvkWorkflowOutput",
     "ModelChange",
     "NodeRef",
+    "OutputMapping",
     "WorkflowBuilder",
     "WorkflowDefinition",
     "WorkflowHandle",

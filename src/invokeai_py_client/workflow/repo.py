@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._compat.workflow import WorkflowRepositoryCompat
 from .._capabilities import server_schema
 from .._exceptions import InvokeAIError
 from .._flow import AsyncRunner, Call, Flow, Once, Runner, call
@@ -41,7 +42,7 @@ def catalog_flow() -> Flow[InvocationCatalog]:
         return InvocationCatalog.bundled(schema.version)
 
 
-class WorkflowRepository(Resource[Runner]):
+class WorkflowRepository(WorkflowRepositoryCompat, Resource[Runner]):
     """Create workflow handles; list, get, save and delete workflows in the server's library."""
 
     def __init__(self, runner: Runner, queue: QueueRepository[Runner]) -> None:
@@ -74,8 +75,14 @@ class WorkflowRepository(Resource[Runner]):
 
     @operation
     def get(self, workflow_id: str) -> Flow[WorkflowDefinition]:
+        """A workflow of the library, as it was saved."""
         answer = yield from call(dict[str, Any], "GET", f"{_BASE}/i/{segment(workflow_id, 'workflow id')}")
-        return WorkflowDefinition.from_dict(answer["workflow"], source=f"workflow library {workflow_id}")
+        workflow = dict(answer["workflow"])
+        if "is_published" in workflow and workflow["is_published"] is None:
+            # 6.0-6.x servers add `is_published: null` to every stored workflow: library
+            # bookkeeping, not part of the document that was saved.
+            del workflow["is_published"]
+        return WorkflowDefinition.from_dict(workflow, source=f"workflow library {workflow_id}")
 
     @operation
     def save(self, definition: WorkflowDefinition) -> Flow[str]:
