@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ValidationError
@@ -78,6 +80,37 @@ class WorkflowHandleCompat:
             found.setdefault(index, []).append(problem)
         return found
 
+    async def submit_sync_monitor_async(self, **options: Any) -> AsyncIterator[dict[str, Any]]:
+        """Submit, then yield the job's events as dicts until it ends (1.1.1's monitor).
+
+        The first dict is ``{"event_type": "submission", "batch_id", "item_ids",
+        "session_id", "enqueued"}``; each event after it has ``event_type`` (its name).
+        """
+        job = await self.submit(**options)  # type: ignore[attr-defined]
+        yield {"event_type": "submission", **{key: job[key] for key in ("batch_id", "item_ids", "session_id", "enqueued")}}
+        events = job.events()
+        if hasattr(events, "__anext__"):
+            async for event in events:
+                yield {"event_type": event.name, **event.to_dict()}
+            return
+        done = object()
+        while (event := await asyncio.to_thread(next, events, done)) is not done:
+            yield {"event_type": event.name, **event.to_dict()}
+
+    def cancel(self) -> bool:
+        """Cancel the last job submitted from this thread (1.1.1's handle held one job)."""
+        job = self._last(None)  # type: ignore[attr-defined]
+        job.cancel()
+        return True
+
+    async def cancel_async(self) -> bool:
+        """`cancel` as a coroutine."""
+        job = self._last(None)  # type: ignore[attr-defined]
+        result = job.cancel()
+        if inspect.isawaitable(result):
+            await result
+        return True
+
     def set_many(self, values: dict[int | str, Any]) -> None:
         """Set several inputs at once: all are checked first, and none is set if one is wrong."""
         inputs = self.list_inputs()
@@ -127,3 +160,27 @@ class WorkflowRepositoryCompat:
         except ValidationError as exc:
             return list(exc.problems)
         return []
+
+
+LEGACY_CALLBACKS = {
+    "on_invocation_started": "invocation_started",
+    "on_invocation_progress": "invocation_progress",
+    "on_invocation_complete": "invocation_complete",
+    "on_invocation_error": "invocation_error",
+}
+"""1.1.1's `submit()` callbacks and the event each one gets (as a dict)."""
+
+
+def legacy_event_callback(
+    callbacks: dict[str, Callable[[dict[str, Any]], Any] | None],
+) -> Callable[[Any], Any] | None:
+    """One event callback calling 1.1.1-style per-event callbacks with the event as a dict."""
+    by_event = {LEGACY_CALLBACKS[name]: fn for name, fn in callbacks.items() if fn is not None}
+    if not by_event:
+        return None
+
+    def on_event(event: Any) -> Any:
+        fn = by_event.get(event.name)
+        return fn(event.to_dict()) if fn is not None else None
+
+    return on_event

@@ -25,7 +25,12 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
-from .._compat.workflow import IndexDriftView, WorkflowHandleCompat, WorkflowInputCompat
+from .._compat.workflow import (
+    IndexDriftView,
+    WorkflowHandleCompat,
+    WorkflowInputCompat,
+    legacy_event_callback,
+)
 from .._exceptions import InputNotFoundError, InvokeAIError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
 from .._resource import Resource, operation
@@ -116,6 +121,7 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         self._last_job: contextvars.ContextVar[Job[Runner] | None] = contextvars.ContextVar(
             f"last_job_{id(self)}", default=None
         )
+        self._callbacks: dict[int, Callable[[Event], Any]] = {}
         self.create_missing_boards = True
         """Board names that don't exist are created at submit (else an error)."""
 
@@ -442,7 +448,8 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         if not isinstance(self._runner, SyncRunner):
             raise InvokeAIError("wait_for_completion_sync() is for the sync client; await wait_for_completion()")
         _check_queue(job, queue_id)
-        return self._runner.run(job._wait(timeout, _with_progress(options, progress_callback)))
+        waiting = _with_progress(options, progress_callback, self._callbacks.pop(job.item_id, None))
+        return self._runner.run(job._wait(timeout, waiting))
 
     async def _run(self, make: Any) -> Any:
         """Run a flow made by `make()`: awaited on the async client, on a worker thread on the sync one."""
@@ -451,10 +458,34 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         runner = self._runner
         return await asyncio.to_thread(lambda: runner.run(make()))
 
-    async def submit(self, **options: Unpack[SubmitOptions]) -> Job[Runner]:
-        """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client)."""
+    async def submit(
+        self,
+        *,
+        on_invocation_started: Callable[[dict[str, Any]], Any] | None = None,
+        on_invocation_progress: Callable[[dict[str, Any]], Any] | None = None,
+        on_invocation_complete: Callable[[dict[str, Any]], Any] | None = None,
+        on_invocation_error: Callable[[dict[str, Any]], Any] | None = None,
+        subscribe_events: bool = True,
+        queue_id: str | None = None,
+        **options: Unpack[SubmitOptions],
+    ) -> Job[Runner]:
+        """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client).
+
+        The ``on_invocation_*`` callbacks (1.1.1's) get those events of this job, as
+        dicts, while you `wait_for_completion` for it; `subscribe_events` is accepted
+        (jobs are always followed) and `queue_id` must be this handle's queue.
+        """
+        if queue_id is not None and queue_id != self._queue_id:
+            raise ValidationError(f"this handle submits to queue {self._queue_id!r}, not {queue_id!r}")
         self._require_single_run("submit_batch()")
-        return _only(await self._submit_async(1, (), options))
+        job = _only(await self._submit_async(1, (), options))
+        callback = legacy_event_callback({
+            "on_invocation_started": on_invocation_started, "on_invocation_progress": on_invocation_progress,
+            "on_invocation_complete": on_invocation_complete, "on_invocation_error": on_invocation_error,
+        })
+        if callback is not None:
+            self._callbacks[job.item_id] = callback
+        return job
 
     async def submit_batch(
         self, *, runs: int = 1, zipped: Sequence[Sequence[int | str]] = (), **options: Unpack[SubmitOptions]
@@ -483,7 +514,7 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         """Wait for `submission` (default: the last one of this task or thread); returns the item."""
         job = self._last(submission)
         _check_queue(job, queue_id)
-        waiting = _with_progress(options, progress_callback)
+        waiting = _with_progress(options, progress_callback, self._callbacks.pop(job.item_id, None))
         item: QueueItem = await self._run(lambda: job._wait(timeout, waiting))
         return item
 
@@ -500,15 +531,22 @@ def _check_queue(job: Job[Any], queue_id: str | None) -> None:
         raise ValidationError(f"{job!r} is on queue {job.queue_id!r}, not {queue_id!r}")
 
 
-def _with_progress(options: WaitOptions, progress: Callable[[dict[str, Any]], Any] | None) -> WaitOptions:
-    """Wait options whose event callback also reports status changes to `progress`."""
-    if progress is None:
+def _with_progress(
+    options: WaitOptions,
+    progress: Callable[[dict[str, Any]], Any] | None,
+    submitted: Callable[[Event], Any] | None = None,
+) -> WaitOptions:
+    """Wait options whose event callback also reports status changes to `progress` and
+    events to the callbacks given at submit."""
+    if progress is None and submitted is None:
         return options
     inner = options.get("on_event")
 
     def on_event(event: Event) -> Any:
-        if isinstance(event, QueueItemStatusChangedEvent):
+        if progress is not None and isinstance(event, QueueItemStatusChangedEvent):
             progress(event.to_dict())
+        if submitted is not None:
+            submitted(event)
         return inner(event) if inner is not None else None
 
     return {**options, "on_event": on_event}

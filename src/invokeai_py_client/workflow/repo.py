@@ -7,8 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._compat.workflow import WorkflowRepositoryCompat
 from .._capabilities import server_schema
+from .._compat.workflow import WorkflowRepositoryCompat
 from .._exceptions import InvokeAIError
 from .._flow import AsyncRunner, Call, Flow, Once, Runner, call
 from .._resource import Resource, operation
