@@ -197,7 +197,7 @@ def test_image_names_dicts_and_local_files(tmp_path: Path) -> None:
     image = field("i2l", "image")
     assert isinstance(image, ImageField)
     image.value = "4a5b.png"
-    assert image.value == {"image_name": "4a5b.png"} and not image.pending_upload
+    assert image.value == "4a5b.png" and not image.pending_upload  # the name reads back
     image.value = {"image_name": "x.png"}
     assert image.to_graph_value() == {"image_name": "x.png"}
     local = tmp_path / "photo.png"

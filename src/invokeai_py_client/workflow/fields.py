@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from .._compat.fields import InputFieldCompat, ModelFieldCompat
 from .._exceptions import ValidationError
 from .schema import InputSpec
 
@@ -82,7 +83,7 @@ def _describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-class InputField:
+class InputField(InputFieldCompat):
     """One workflow input: its spec, its exported value and the value the user set."""
 
     kind: ClassVar[str] = "any"
@@ -494,12 +495,23 @@ class ColorField(InputField):
 class ImageField(InputField):
     """An image: an image name, ``{'image_name': ...}``, a local file path or a PIL image.
 
-    Names are stored as ``{'image_name': name}``. A str is read as a local file when
-    it names an existing file or contains a path separator; local files and PIL
-    images are uploaded at submit (`pending_upload`).
+    Names are kept as ``{'image_name': name}`` (what the graph takes) and read back as
+    the name. A str is read as a local file when it names an existing file or
+    contains a path separator; local files and PIL images are uploaded at submit
+    (`pending_upload`).
     """
 
     kind = "image"
+
+    @property
+    def value(self) -> Any:
+        """The image name; a local file or PIL image until the submit uploads it."""
+        value = self._value
+        return value["image_name"] if isinstance(value, Mapping) and set(value) == {"image_name"} else value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        InputField.value.fset(self, value)  # type: ignore[attr-defined]
 
     def _check_one(self, value: Any, *, form: bool) -> Any:
         if is_local_image(value):
@@ -569,7 +581,7 @@ class BoardField(InputField):
         return self._graph(value)
 
 
-class ModelField(InputField):
+class ModelField(ModelFieldCompat, InputField):
     """A model: a full identifier ``{key, hash, name, base, type}``, or a key or name to look up."""
 
     kind = "model"

@@ -227,6 +227,7 @@ def _check_references_flow(
     """
     boards: dict[str, str] = {}
     models: dict[str, str] = {}
+    described: dict[str, str] = {}
     graphs = [body["batch"]["graph"] for body in bodies]
     for graph in graphs:
         for node_id, node in graph["nodes"].items():
@@ -237,6 +238,7 @@ def _check_references_flow(
                         boards.setdefault(one["board_id"], f"{node_id}.{name}")
                     elif is_model_identifier(one):
                         models.setdefault(str(one["key"]), f"{node_id}.{name}")
+                        described.setdefault(str(one["key"]), f"{one.get('name')!r} ({one.get('base')} {one.get('type')})")
     problems: list[str] = []
     if boards:
         known = yield from _known("board-ids", lambda: _ids(list_boards_flow(include_archived=True), "board_id"), boards)
@@ -244,7 +246,8 @@ def _check_references_flow(
     if models:
         known = yield from _known("model-keys", lambda: _ids(list_models_flow(), "key"), models)
         problems += [
-            f"{where}: no installed model with key {key!r} (call sync_dnn_model() to use this server's models)"
+            f"{where}: no installed model with key {key!r}: model {described[key]} is not on this server "
+            "(call sync_dnn_model() to use this server's models)"
             for key, where in models.items() if key not in known
         ]
     if problems:
