@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit integration server-up server-down bench reliability docs clean
+.PHONY: install demo test test-matrix lint typecheck unit integration server-up server-down bench reliability docs clean
 
 install: $(STAMP)
 
@@ -46,6 +46,14 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/invokeai-py server provision
 	$(BIN)/pytest
+	$(BIN)/python scripts/test_matrix.py $(MATRIX_VERSIONS)
+
+# The integration suite against the older releases users still run (README: supported
+# versions), each provisioned as its own instance beside the default server.
+MATRIX_VERSIONS ?= 6.0.2 5.15.0
+
+test-matrix: install
+	$(BIN)/python scripts/test_matrix.py $(MATRIX_VERSIONS)
 
 # The documentation site (mkdocs, Material theme, API reference from the docstrings) in site/.
 docs: install

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypedDict, Unpack
 import httpx
 from pydantic import Field
 
+from ._capabilities import server_schema
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -286,7 +287,15 @@ def _file_destination(dest: str | os.PathLike[str]) -> Path:
 
 
 def delete_image_flow(image_name: str) -> Flow[DeleteImagesResult]:
-    return (yield from call(DeleteImagesResult, "DELETE", _image(image_name)))
+    answer = yield from call(object, "DELETE", _image(image_name))
+    if answer is not None:
+        return DeleteImagesResult.model_validate(answer)
+    # 5.x answers nothing (and swallows failures): whether it went, a lookup tells.
+    try:
+        yield from call(dict[str, Any], "GET", _image(image_name))
+    except NotFoundError:
+        return DeleteImagesResult(deleted_images=[image_name])
+    return DeleteImagesResult(failed_images=[image_name])
 
 
 def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
@@ -328,9 +337,26 @@ def list_images_flow(offset: int = 0, limit: int = 100, **filters: Unpack[ImageF
     return (yield from call(ImagePage, "GET", f"{IMAGES}/", params=params))
 
 
+NAMES_ROUTE = f"{IMAGES}/names"
+BY_NAMES_ROUTE = f"{IMAGES}/images_by_names"
+
+
 def image_names_flow(**filters: Unpack[ImageFilters]) -> Flow[ImageNames]:
-    """Every matching image name in one request (the server does not page this route)."""
-    return (yield from call(ImageNames, "GET", f"{IMAGES}/names", params=_params(filters)))
+    """Every matching image name in one request (the server does not page this route).
+
+    Servers without it (5.x) page their image records instead, in the same order.
+    """
+    schema = yield server_schema()
+    if schema.has("GET", NAMES_ROUTE):
+        return (yield from call(ImageNames, "GET", NAMES_ROUTE, params=_params(filters)))
+    names: list[str] = []
+    starred = 0
+    while True:
+        page = yield from list_images_flow(len(names), CHUNK, **filters)
+        names += [i.image_name for i in page.items]
+        starred += sum(1 for i in page.items if i.starred)
+        if not page.items or len(names) >= page.total:
+            return ImageNames(image_names=names, starred_count=starred, total_count=len(names))
 
 
 def move_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[str]]:
@@ -415,10 +441,19 @@ class ImageRepository(ImageFiles[Runner]):
 
     @operation
     def get_images_by_names(self, image_names: Sequence[str]) -> Flow[list[ImageDTO]]:
+        """The records of these images (names the server does not know are left out)."""
         out: list[ImageDTO] = []
+        schema = yield server_schema()
+        if not schema.has("POST", BY_NAMES_ROUTE):  # 5.x: one request per image
+            for name in image_names:
+                try:
+                    out.append((yield from call(ImageDTO, "GET", _image(name))))
+                except NotFoundError:
+                    continue
+            return out
         for chunk in _chunks(image_names):
             out += yield from call(
-                list[ImageDTO], "POST", f"{IMAGES}/images_by_names", json={"image_names": chunk}, retry=True
+                list[ImageDTO], "POST", BY_NAMES_ROUTE, json={"image_names": chunk}, retry=True
             )
         return out
 

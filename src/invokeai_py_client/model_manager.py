@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ._capabilities import server_schema
 from ._compat.models import ModelInstallJobCompat, ModelRecordCompat, ModelRepositoryCompat
 from ._exceptions import ConflictError, InternalServerError, InvokeAIError, NotFoundError
 from ._flow import AsyncRunner, Call, Flow, Pause, Runner, backoff, call
@@ -185,8 +186,14 @@ class CacheStats(ServerModel):
     high_watermark: int = 0
     in_cache: int = 0
     cleared: int = 0
-    cache_size: int = 0
+    cache_size: int | None = None
+    """The cache's RAM budget; None where the server does not report it (6.0 and 5.x send 0)."""
     loaded_model_sizes: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("cache_size", mode="before")
+    @classmethod
+    def _unreported_size(cls, value: Any) -> Any:
+        return None if value == 0 else value
 
 
 class ModelInstallStatus(ServerModel):
@@ -398,7 +405,10 @@ class ModelRepository(ModelRepositoryCompat, Resource[Runner]):
 
     @operation
     def get_model_by_hash(self, hash_: str) -> Flow[ModelRecord]:
-        return call(ModelRecord, "GET", f"{MODELS}/get_by_hash", params={"hash": hash_})
+        """The installed model with this hash (`UnsupportedByServerError` before ~6.2)."""
+        schema = yield server_schema()
+        schema.require("GET", f"{MODELS}/get_by_hash", "looking a model up by hash")
+        return (yield from call(ModelRecord, "GET", f"{MODELS}/get_by_hash", params={"hash": hash_}))
 
     @operation
     def get_model_by_attrs(self, name: str, type_: str, base: str) -> Flow[ModelRecord]:

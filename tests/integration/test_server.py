@@ -51,7 +51,7 @@ def run_graph(http: httpx.Client, nodes: dict[str, dict[str, Any]], edges: list[
     body = {"batch": {"graph": {"id": f"test-{time.monotonic_ns()}", "nodes": nodes, "edges": edges}, "runs": 1}}
     response = http.post("/api/v1/queue/default/enqueue_batch", json=body)
     assert response.status_code in (200, 201), response.text
-    (item_id,) = response.json()["item_ids"]
+    (item_id,) = item_ids_of(http, response.json())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         item = http.get(f"/api/v1/queue/default/i/{item_id}").json()
@@ -60,6 +60,18 @@ def run_graph(http: httpx.Client, nodes: dict[str, dict[str, Any]], edges: list[
             return dict(item)
         time.sleep(0.2)
     raise AssertionError(f"queue item {item_id} did not finish in 120 s")
+
+
+def item_ids_of(http: httpx.Client, answer: dict[str, Any]) -> list[int]:
+    """The enqueue answer's item ids; 5.x answers without them: its pending items have them."""
+    if "item_ids" in answer:
+        return list(answer["item_ids"])
+    listed = http.get("/api/v1/queue/default/list", params={"limit": 1000, "status": "pending"}).json()
+    ids = [row["item_id"] for row in listed["items"] if row["batch_id"] == answer["batch"]["batch_id"]]
+    if not ids:  # it started already
+        current = http.get("/api/v1/queue/default/current").json()
+        ids = [current["item_id"]] if current and current["batch_id"] == answer["batch"]["batch_id"] else []
+    return ids
 
 
 def output_image(http: httpx.Client, item: dict[str, Any], node_id: str) -> Image.Image:
@@ -101,10 +113,10 @@ def http(server_url: str) -> Any:
 
 
 # -- the server and its models --------------------------------------------------------
-def test_server_answers_version_6_14_2(http: httpx.Client) -> None:
+def test_server_answers_its_version(http: httpx.Client, expected_version: str) -> None:
     response = http.get("/api/v1/app/version")
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json()["version"] == "6.14.2"
+    assert response.json()["version"] == expected_version
 
 
 def test_the_five_tiny_models_are_installed_with_base_and_type(http: httpx.Client) -> None:
@@ -212,19 +224,21 @@ def test_spandrel_upscale_multiplies_the_size(http: httpx.Client, name: str, fac
 # (down, which stops a server, is tested on the multi-user instance: test_multiuser.py, last)
 
 
-def test_up_again_is_the_same_process(server_url: str) -> None:
-    server = LocalServer()
+def test_up_again_is_the_same_process(server_url: str, local_server: LocalServer) -> None:
+    server = local_server
     if server.url() != server_url:
         pytest.skip("INVOKEAI_URL points at a server this package did not start")
     state = server.status()
     assert state.running and state.pid is not None and is_invokeai_web(state.pid)
     assert {m["name"] for m in state.models} >= set(EXPECTED)
-    assert LocalServer().up() == server_url
+    again = LocalServer(instance=server.paths.instance)  # the instance remembers its version
+    assert again.invokeai_version == server.invokeai_version
+    assert again.up() == server_url
     assert server.status().pid == state.pid
     assert not port_is_free(int(server_url.rsplit(":", 1)[1]))
 
 
-def test_the_web_uis_socket_polling_request_is_answered(server_url: str) -> None:
+def test_the_web_uis_socket_polling_request_is_answered(server_url: str, local_server: LocalServer) -> None:
     """Browsers open Socket.IO by long-polling with gzip accepted; InvokeAI's gzip responder
     answered that with 500 (so the UI never got events) until we turned compression off."""
     response = httpx.get(
@@ -235,16 +249,17 @@ def test_the_web_uis_socket_polling_request_is_answered(server_url: str) -> None
     )
     assert response.status_code == 200, response.text
     assert response.text.startswith('0{"sid":')  # the engine.io OPEN packet
-    local = LocalServer()
+    local = local_server
     if local.url() == server_url:  # our own server: its log has no trace of the old failure either
         assert "Expected ASGI message" not in local.paths.log_file.read_text(encoding="utf-8", errors="replace")
 
 
-def test_cli_url_prints_the_running_server(server_url: str) -> None:
-    if LocalServer().url() != server_url:
+def test_cli_url_prints_the_running_server(server_url: str, local_server: LocalServer) -> None:
+    if local_server.url() != server_url:
         pytest.skip("INVOKEAI_URL points at a server this package did not start")
     cli = Path(__import__("sys").executable).with_name("invokeai-py")
-    result = subprocess.run([str(cli), "server", "url"], capture_output=True, text=True, check=False)
+    argv = [str(cli), "server", "--instance", local_server.paths.instance, "url"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == server_url
 

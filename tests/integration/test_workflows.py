@@ -212,13 +212,14 @@ def test_submit_sync_refuses_a_sweep_before_enqueueing(server_url: str) -> None:
         assert client.queue_repo.get_status().queue.total == before
 
 
-def test_types_come_from_the_live_server_schema(server_url: str) -> None:
+def test_types_come_from_the_live_server_schema(server_url: str, expected_version: str) -> None:
     from invokeai_py_client.workflow import InvocationCatalog
 
     with InvokeAIClient.from_url(server_url) as client:
         live = client.invocation_catalog()
-        bundled = InvocationCatalog.bundled()
+        bundled = InvocationCatalog.bundled(expected_version)  # the snapshot of this release
         assert live is not bundled
+        assert live.version == bundled.version == expected_version
         assert live.node_types() == bundled.node_types()
         assert live.input_spec("noise", "seed") == bundled.input_spec("noise", "seed")
         wf = client.workflow_repo.create_workflow(txt2img_workflow())

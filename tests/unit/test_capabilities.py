@@ -154,3 +154,71 @@ def test_has_and_require_read_routes_as_templates() -> None:
     schema.require("GET", "/api/v1/queue/{queue_id}/list", "listing")
     with pytest.raises(UnsupportedByServerError, match=r"listing needs POST /x, which InvokeAI 5\.15\.0"):
         schema.require("POST", "/x", "listing")
+
+
+# -- 5.x shapes and routes: images and models ------------------------------------------------
+
+
+class OldImageServer:
+    """InvokeAI 5.15.0's image routes: no `/images/names`, no `images_by_names`, a single
+    delete answering null, a bulk delete answering only `deleted_images`."""
+
+    def __init__(self, count: int) -> None:
+        self.images = [{"image_name": f"img-{i:04d}.png", "starred": i % 3 == 0} for i in range(count)]
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path, params = request.url.path, request.url.params
+        self.requests.append(f"{request.method} {path}")
+        if path == "/api/v1/app/version":
+            return httpx.Response(200, json={"version": "5.15.0"})
+        if path == "/openapi.json":
+            return httpx.Response(200, json=dict(bundled_document("5.15.0")))
+        if path == "/api/v1/images/" and request.method == "GET":
+            offset, limit = int(params["offset"]), int(params["limit"])
+            page = self.images[offset : offset + limit]
+            return httpx.Response(200, json={"items": page, "offset": offset, "limit": limit, "total": len(self.images)})
+        if path.startswith("/api/v1/images/i/"):
+            name = path.rsplit("/", 1)[-1]
+            found = [i for i in self.images if i["image_name"] == name]
+            if request.method == "DELETE":
+                self.images = [i for i in self.images if i["image_name"] != name]
+                return httpx.Response(200, content=b"null", headers={"content-type": "application/json"})
+            return httpx.Response(200, json=found[0]) if found else httpx.Response(404, json={"detail": "nope"})
+        if path == "/api/v1/images/delete":
+            names = json.loads(request.content)["image_names"]
+            self.images = [i for i in self.images if i["image_name"] not in names]
+            return httpx.Response(200, json={"deleted_images": names})
+        if path == "/api/v2/models/stats":
+            return httpx.Response(200, json={"hits": 1, "misses": 0, "high_watermark": 5, "in_cache": 1,
+                                             "cleared": 0, "cache_size": 0, "loaded_model_sizes": {}})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+
+def test_image_names_page_through_the_records_where_the_names_route_is_missing() -> None:
+    server = OldImageServer(2100)
+    with InvokeAIClient("http://old", transport=httpx.MockTransport(server), use_events=False) as client:
+        names = client.image_repo.list_image_names()
+        assert names.image_names == [i["image_name"] for i in server.images]
+        assert (names.total_count, names.starred_count) == (2100, 700)
+        got = client.image_repo.get_images_by_names(["img-0001.png", "no-such.png", "img-0002.png"])
+        assert [d.image_name for d in got] == ["img-0001.png", "img-0002.png"]
+    assert server.requests.count("GET /api/v1/images/") == 3  # pages of 1000
+    assert not [r for r in server.requests if r.endswith(("/names", "/images_by_names"))]
+
+
+def test_5x_delete_answers_parse() -> None:
+    server = OldImageServer(3)
+    with InvokeAIClient("http://old", transport=httpx.MockTransport(server), use_events=False) as client:
+        one = client.image_repo.delete_image("img-0000.png")  # 5.x answers null: a lookup confirms
+        assert (one.deleted_images, one.failed_images) == (["img-0000.png"], [])
+        both = client.image_repo.delete_images(["img-0001.png", "img-0002.png"])
+        assert both.deleted_images == ["img-0001.png", "img-0002.png"] and both.affected_boards == []
+
+
+def test_old_cache_stats_read_their_unreported_size_as_none_and_by_hash_is_unsupported() -> None:
+    with InvokeAIClient("http://old", transport=httpx.MockTransport(OldImageServer(0)), use_events=False) as client:
+        stats = client.dnn_model_repo.get_cache_stats()
+        assert stats is not None and stats.cache_size is None and stats.high_watermark == 5
+        with pytest.raises(UnsupportedByServerError, match=r"GET /api/v2/models/get_by_hash.*InvokeAI 5\.15\.0"):
+            client.dnn_model_repo.get_model_by_hash("blake3:abc")
