@@ -19,7 +19,7 @@ from typing import Any, Self, Unpack
 
 import httpx
 
-from ._compat.client import LegacyResponse, legacy_base_url
+from ._compat.client import ClientCompat, LegacyResponse, legacy_base_url
 from ._exceptions import InvokeAIError, ValidationError
 from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
@@ -76,7 +76,7 @@ def _login_flow(credentials: Credentials, email: str, password: str, remember_me
     return {k: v for k, v in answer.items() if k != "token"}
 
 
-class _Client(Resource[Runner]):
+class _Client(ClientCompat, Resource[Runner]):
     """What both clients are: a runner, the server's resources, and a few calls of their own."""
 
     _runner_type: type[SyncRunner | AsyncRunner]

@@ -236,3 +236,31 @@ def test_a_flux_workflow_loads_sets_and_is_refused_naming_the_missing_model(clie
     ]
     assert flux_models and any(name in message for name in flux_models), message
     client.image_repo.delete_image(uploaded.image_name)
+
+
+def test_the_raw_socketio_session_of_1_1_1(client: Any) -> None:
+    wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file(bundled_workflow_path("sdxl_base.json")))
+    wf.sync_dnn_model(by_name=True, by_base=True)
+    for index, value in {3: 2, 5: 64, 6: 64}.items():
+        wf.get_input_value(index).value = value
+
+    async def session() -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        async with client.socketio_session() as sio:
+            @sio.on("queue_item_status_changed")
+            async def on_status(data: dict[str, Any]) -> None:
+                seen.append(data)
+
+            await sio.emit("subscribe_queue", {"queue_id": "default"})
+            submission = await asyncio.to_thread(wf.submit_sync)
+            await asyncio.to_thread(wf.wait_for_completion_sync, submission, 180)
+            for _ in range(100):  # the socket's copy of the news may trail the wait's
+                if any(e.get("item_id") == submission["item_ids"][0] and e.get("status") == "completed" for e in seen):
+                    break
+                await asyncio.sleep(0.05)
+            await sio.emit("unsubscribe_queue", {"queue_id": "default"})
+        assert client._legacy_sio is None  # closed with the session
+        return [e for e in seen if e.get("item_id") == submission["item_ids"][0]]
+
+    statuses = [e["status"] for e in asyncio.run(session())]
+    assert statuses[-1] == "completed" and "in_progress" in statuses
