@@ -264,3 +264,14 @@ def test_the_raw_socketio_session_of_1_1_1(client: Any) -> None:
 
     statuses = [e["status"] for e in asyncio.run(session())]
     assert statuses[-1] == "completed" and "in_progress" in statuses
+
+
+def test_an_ivk_image_field_uploads_its_file_and_downloads_its_image(client: Any, tmp_path: Path) -> None:
+    source = tmp_path / "local.png"
+    source.write_bytes(png((1, 2, 3)))
+    field = IvkImageField(value=str(source))
+    name = asyncio.run(field.upload(client))
+    assert field.value == name and name != "local.png"
+    saved = asyncio.run(field.download(client, tmp_path / "back.png"))
+    assert Image.open(saved).getpixel((0, 0)) == (1, 2, 3)
+    client.image_repo.delete_image(name)

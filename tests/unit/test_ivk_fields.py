@@ -12,6 +12,7 @@ import inspect
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -426,12 +427,10 @@ def test_reference_fields_accept_the_api_form_on_assignment() -> None:
     assert IvkImageField.from_api_format({"value": {"image_name": "x.png"}}).is_uploaded is True
 
 
-def test_image_upload_and_download_say_what_to_use() -> None:
-    image = IvkImageField(value="a.png")
-    with pytest.raises(NotImplementedError, match="upload_image"):
-        asyncio.run(image.upload(None))  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="download_image"):
-        asyncio.run(image.download(None))  # type: ignore[arg-type]
+def test_image_upload_refuses_a_file_that_is_not_there(tmp_path: Path) -> None:
+    image = IvkImageField(value=str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match=r"missing\.png"):
+        asyncio.run(image.upload(None))  # type: ignore[arg-type]  # refused before any request
 
 
 # -- models ----------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ as virtual subclasses (ABC ``register()``).
 
 from __future__ import annotations
 
-from abc import ABCMeta
+import asyncio
+from abc import ABCMeta, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -58,27 +59,27 @@ class IvkField(Generic[T], metaclass=ABCMeta):
     def __init__(self, **kwargs: Any) -> None:
         pass
 
+    @abstractmethod
     def validate_field(self) -> bool:
         """True if the value is valid; raises ValueError otherwise."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement validate_field()")
 
+    @abstractmethod
     def to_api_format(self) -> dict[str, Any]:
         """The field as InvokeAI's API spells it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement to_api_format()")
 
     @classmethod
+    @abstractmethod
     def from_api_format(cls, data: dict[str, Any]) -> IvkField[T]:
         """A field built from what `to_api_format` returns."""
-        raise NotImplementedError(f"{cls.__name__} does not implement from_api_format()")
 
     @classmethod
+    @abstractmethod
     def from_json_dict(cls, data: dict[str, Any]) -> IvkField[T]:
         """A field built from what `to_json_dict` returns."""
-        raise NotImplementedError(f"{cls.__name__} does not implement from_json_dict()")
 
+    @abstractmethod
     def to_json_dict(self) -> dict[str, Any]:
         """The field's attributes as a JSON-like dict."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement to_json_dict()")
 
 
 class PydanticFieldMixin:
@@ -99,43 +100,52 @@ class PydanticFieldMixin:
 
 
 class IvkImageFieldMixin:
-    """1.1.1's image upload/download hooks, which it never implemented.
+    """1.1.1's image field hooks: upload a local file it holds, download the image it names.
 
-    Upload with ``client.board_repo.get_board_handle(board_id).upload_image(path)``
-    (or assign a `pathlib.Path` to an image input: it is uploaded at submit) and
-    download with ``download_image(image_name)`` on a board handle.
+    (An image input of a workflow also takes a `pathlib.Path`: it is uploaded at submit.)
     """
 
+    value: Any
+
     async def upload(self, client: InvokeAIClient) -> str:
-        """Not available (as in 1.1.1): see the class docstring for what to use."""
-        raise NotImplementedError("upload through a board handle: board_repo.get_board_handle(...).upload_image(path)")
+        """Upload the local file this field holds (uncategorized); the field then holds its name."""
+        path = Path(str(self.value)).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{type(self).__name__}.upload: no local file {str(self.value)!r}")
+        board = client.board_repo.uncategorized()
+        image = await asyncio.to_thread(board.upload_image, path)
+        self.value = image.image_name
+        return image.image_name
 
     async def download(self, client: InvokeAIClient, output_path: Path | None = None) -> Path:
-        """Not available (as in 1.1.1): see the class docstring for what to use."""
-        raise NotImplementedError("download through a board handle: board_repo.get_board_handle(...).download_image(name)")
+        """Save the image this field names (full resolution) to `output_path` (default: its name here)."""
+        name = str(self.value)
+        dest = Path(output_path) if output_path is not None else Path(name)
+        return await asyncio.to_thread(client.image_repo.download_to, name, dest)
 
 
 class IvkCollectionFieldMixin(Generic[T]):
     """The list operations of a collection field (implemented by `IvkCollectionField`)."""
 
+    @abstractmethod
     def append(self, item: T) -> None:
         """Add an item at the end."""
-        raise NotImplementedError
 
+    @abstractmethod
     def remove(self, item: T) -> None:
         """Remove the first item equal to `item`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def clear(self) -> None:
         """Remove every item."""
-        raise NotImplementedError
 
+    @abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """How many items there are."""
 
+    @abstractmethod
     def iter_items(self) -> Iterator[T]:
         """The items, in order."""
-        raise NotImplementedError
 
 
 class _IvkModel(BaseModel, metaclass=_IvkModelMeta):
