@@ -4,9 +4,11 @@ A page is read like a notebook: each ```python block runs after the ones above i
 sharing their names, with ``__name__ == "__main__"``. The blocks stay as users read
 them; before running, the test makes only the changes a reader makes for their own
 server, listed in `LOCAL_SERVER` (the URL, the installed models' names) plus smaller
-images and fewer steps for a CPU server. A block preceded by
+images and fewer steps for a CPU server (1024 becomes 64; step counts, written as
+``steps=N``, ``"steps": N`` or ``= N  # ... steps``, become at most 4). A block preceded by
 ``<!-- test: raises NAME -->`` must raise the exception class NAME (the page shows
-what the server answers, e.g. for a model it does not have).
+what the server answers, e.g. for a model it does not have); the namespace keeps the
+last one as ``_raised`` and all of them, in order, as ``_raised_all``.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ LOCAL_SERVER: dict[str, str] = {
     '"RealESRGAN_x2plus"': '"tiny-esrgan-x2"',
     '"stable-diffusion-xl-base-1-0"': '"tiny-sdxl"',
     '"stable-diffusion-xl-refiner-1-0"': '"tiny-sdxl-refiner"',
-    # a CPU server: 64x64 images and a few steps
-    "width: int = 1024": "width: int = 64",
-    "height: int = 1024": "height: int = 64",
+    '"Juggernaut XL v9"': '"tiny-sdxl"',
 }
+# a CPU server: 64x64 images and a few steps
 STEPS = re.compile(r'(\w*steps\s*(?::\s*int\s*)?=\s*|"steps":\s*)(\d+)')
+STEPS_COMMENT = re.compile(r"(=\s*)(\d+)(?=\s*#[^\n]*\bsteps\b)", re.I)  # `.value = 30  # Steps`
+SIZE = re.compile(r"(?<![\w.])1024(?![\w.])")
 BLOCK = re.compile(r"(?:<!-- test: raises (\w+) -->\s*\n)?```python\n(.*?)```", re.S)
 
 
@@ -57,7 +60,10 @@ def for_local_server(code: str, server_url: str) -> str:
     code = code.replace("http://localhost:9090", server_url)
     for old, new in LOCAL_SERVER.items():
         code = code.replace(old, new)
-    return STEPS.sub(lambda m: m.group(1) + str(min(int(m.group(2)), 4)), code)
+    code = SIZE.sub("64", code)
+    for steps in (STEPS, STEPS_COMMENT):
+        code = steps.sub(lambda m: m.group(1) + str(min(int(m.group(2)), 4)), code)
+    return code
 
 
 def prepare_workdir(workdir: Path, size: int = 64) -> None:
@@ -93,7 +99,8 @@ def run_page(page: str, server_url: str, workdir: Path, monkeypatch: pytest.Monk
     prepare_workdir(workdir)
     monkeypatch.chdir(workdir)
     monkeypatch.setenv("INVOKEAI_URL", server_url)
-    namespace: dict[str, object] = {"__name__": "__main__"}
+    raised: list[BaseException] = []
+    namespace: dict[str, object] = {"__name__": "__main__", "_raised_all": raised}
     out = io.StringIO()
     for block in blocks(page):
         code = compile(for_local_server(block.code, server_url), f"{page}:{block.line}", "exec")
@@ -109,4 +116,5 @@ def run_page(page: str, server_url: str, workdir: Path, monkeypatch: pytest.Monk
             names = [cls.__name__ for cls in type(caught.value).__mro__]
             assert block.raises in names, f"{page}:{block.line} raised {caught.value!r}, not {block.raises}"
             namespace["_raised"] = caught.value
+            raised.append(caught.value)
     return namespace, out.getvalue()
