@@ -271,3 +271,34 @@ def test_an_unsynced_model_and_an_unknown_board_are_refused_before_enqueue(serve
             "latents_to_image.board: no board with id '00000000-0000-4000-8000-000000000000'"
         ]
         assert client.queue_repo.list_item_ids() == before
+
+
+def test_a_refused_submission_creates_no_board_and_uploads_nothing(server_url: str, tmp_path: Path) -> None:
+    from invokeai_py_client.workflows import bundled_workflow_path
+
+    source = tmp_path / "start.png"
+    Image.new("RGB", (64, 64), (9, 8, 7)).save(source)
+    board_name = unique("never-made")
+    with InvokeAIClient.from_url(server_url, use_events=False) as client:
+        intermediates = client.image_repo.count_intermediates()
+        wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file(bundled_workflow_path("sdxl_refiner.json")))
+        wf.get_input_value("Input image").value = source  # would be uploaded
+        wf.get_input_value("Output board").value = board_name  # would be created
+        with pytest.raises(ValidationError) as info:
+            wf.submit_sync()  # the exported model key is unknown here: refused after a dry run
+        assert any("no installed model with key" in p for p in info.value.problems)
+        assert all(b.board_name != board_name for b in client.board_repo.list_boards())
+        assert client.image_repo.count_intermediates() == intermediates
+        wf.sync_dnn_model(by_name=True, by_base=True)
+        synced = wf.get_input_value("Model").value["key"]
+        wf.reset_inputs()  # forgets the values set, keeps the models synced to this server
+        assert wf.get_input_value("Model").value["key"] == synced
+        assert wf.get_input_value("Output board").value != board_name
+        wf.get_input_value("Input image").value = source
+        wf.get_input_value("Output board").value = board_name
+        for label, value in {"Prompt": "x", "Refinement steps": 2, "Strength": 0.5}.items():
+            wf.get_input_value(label).value = value
+        item = wf.submit_sync().wait(timeout=180)  # now it goes: the board is made, the file uploaded
+        board = client.board_repo.get_board_handle(board_name)
+        assert wf.map_outputs_to_images(item)[0]["board_id"] == board.board_id
+        client.board_repo.delete_board(board.board_id, delete_images=True)

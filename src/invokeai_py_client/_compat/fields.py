@@ -3,6 +3,7 @@ field's identifier parts as attributes (``field.key = ...``), on our input field
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 __all__ = ["InputFieldCompat", "ModelFieldCompat"]
@@ -19,10 +20,8 @@ class InputFieldCompat:
     def to_api_format(self) -> dict[str, Any]:
         """``{"value": ...}`` as the graph takes it (values to resolve at submit are kept as set)."""
         value = self._value  # type: ignore[attr-defined]
-        try:
+        with contextlib.suppress(ValueError):  # a name or local file stays as set: resolved at submit
             value = self.graph_value_of(value)  # type: ignore[attr-defined]
-        except ValueError:
-            pass  # a name or local file, resolved at submit
         return {"value": value}
 
     def to_json_dict(self) -> dict[str, Any]:

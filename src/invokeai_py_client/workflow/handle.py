@@ -203,10 +203,15 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         self.get_input(key).field.value = value
 
     def reset_inputs(self) -> None:
-        """Forget every value set on this handle (back to the exported values)."""
+        """Forget every value set on this handle (back to the exported values).
+
+        Models pointed at this server's by `sync_dnn_model` stay synced.
+        """
         for inp in self._inputs:
             inp.field.reset()
-        self._model_overrides.clear()
+            synced = self._model_overrides.get((inp.node_id, inp.field_name))
+            if synced is not None:
+                inp.field.set_default(copy.deepcopy(synced))
 
     def export_input_index_map(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """A JSON-able map of ``node_id.field_name`` -> index/label, to detect drift later.

@@ -15,7 +15,7 @@ import hashlib
 import io
 import itertools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -87,6 +87,8 @@ class _Prefetched:
         self.uploaded: dict[int, str] = {}
         self.boards: list[Board] = []
         self.models: list[ModelRecord] = []
+        self.pending: set[str] = set()
+        """Stand-ins for uploads and boards a dry run did not make (image names, board ids)."""
 
     def upload_image(self, image: Any) -> str:
         return self.uploaded[id(image)]
@@ -127,9 +129,13 @@ def _upload_once(filename: str, data: bytes, context: str) -> Flow[str]:
 
 
 def _prefetch_flow(
-    snapshot: Snapshot, uploads: Mapping[int, tuple[str, bytes]], create_boards: bool
+    snapshot: Snapshot, uploads: Mapping[int, tuple[str, bytes]], create_boards: bool, *, dry: bool
 ) -> Flow[_Prefetched]:
-    """Upload local images, find boards (creating missing ones), list models: what values need."""
+    """Upload local images, find boards (creating missing ones), list models: what values need.
+
+    A `dry` run changes nothing on the server: stand-ins take the place of the images
+    it would upload and the boards it would create (`pending`).
+    """
     pre = _Prefetched()
     board_names: list[tuple[str, str]] = []
     need_models = False
@@ -138,7 +144,11 @@ def _prefetch_flow(
         for value in fld.unresolved_values():
             if is_local_image(value):
                 filename, data = uploads[id(value)]
-                pre.uploaded[id(value)] = yield from _upload_once(filename, data, fld.context)
+                if dry:
+                    pre.uploaded[id(value)] = stand_in = f"(upload of {filename})"
+                    pre.pending.add(stand_in)
+                else:
+                    pre.uploaded[id(value)] = yield from _upload_once(filename, data, fld.context)
             elif kind == "board" and isinstance(value, str):
                 board_names.append((value, fld.context))
             elif kind == "model":
@@ -150,7 +160,12 @@ def _prefetch_flow(
                 if not create_boards:
                     names = ", ".join(sorted(b.board_name for b in pre.boards))
                     raise ValidationError(f"{where}: no board {name!r}; boards: {names or 'none'}")
-                pre.boards.append((yield from resolve_board_flow(name, create=True)))
+                if dry:
+                    stand_in = f"(new board {name})"
+                    pre.boards.append(Board(board_id=stand_in, board_name=name))
+                    pre.pending.add(stand_in)
+                else:
+                    pre.boards.append((yield from resolve_board_flow(name, create=True)))
     if need_models:
         pre.models = yield from list_models_flow()
     return pre
@@ -174,10 +189,29 @@ def prepare_flow(
     create_boards: bool,
     options: SubmitOptions,
 ) -> Flow[list[dict[str, Any]]]:
-    """Resolve every value, expand sweeps and build the enqueue bodies."""
+    """Resolve every value, expand sweeps and build the enqueue bodies.
+
+    Everything is checked before anything changes on the server: a dry run first
+    (stand-ins for uploads and new boards), then, only if it passes, the uploads and
+    board creations and the real bodies.
+    """
     node_data = batch_data_from_nodes(definition)
     check_inputs_against_batch_nodes(node_data, snapshot.fields)
-    pre = yield from _prefetch_flow(snapshot, uploads, create_boards)
+    pre = yield from _prefetch_flow(snapshot, uploads, create_boards, dry=True)
+    bodies, server_sweeps = _bodies(definition, snapshot, node_data, pre, options)
+    yield from _check_references_flow(definition, bodies, server_sweeps, ignore=pre.pending)
+    if pre.pending:
+        pre = yield from _prefetch_flow(snapshot, uploads, create_boards, dry=False)
+        bodies, server_sweeps = _bodies(definition, snapshot, node_data, pre, options)
+        yield from _check_references_flow(definition, bodies, server_sweeps)
+    return bodies
+
+
+def _bodies(
+    definition: WorkflowDefinition, snapshot: Snapshot, node_data: list[Any], pre: _Prefetched,
+    options: SubmitOptions,
+) -> tuple[list[dict[str, Any]], dict[Key, list[Any]]]:
+    """The enqueue bodies for resolved values (pure), and the sweeps the server expands."""
     fixed: dict[Key, Any] = dict(snapshot.overrides)
     server_sweeps: dict[Key, list[Any]] = {}
     split_sweeps: dict[Key, list[Any]] = {}
@@ -212,12 +246,12 @@ def prepare_flow(
                 prepend=options.get("prepend", False), values={**first_of_sweeps, **values},
             )
         )
-    yield from _check_references_flow(definition, bodies, server_sweeps)
-    return bodies
+    return bodies, server_sweeps
 
 
 def _check_references_flow(
-    definition: WorkflowDefinition, bodies: Sequence[Mapping[str, Any]], sweeps: Mapping[Key, list[Any]]
+    definition: WorkflowDefinition, bodies: Sequence[Mapping[str, Any]], sweeps: Mapping[Key, list[Any]],
+    ignore: Set[str] = frozenset(),
 ) -> Flow[None]:
     """Refuse boards and models the server does not have, before anything is enqueued.
 
@@ -235,7 +269,8 @@ def _check_references_flow(
                 values = [value, *sweeps.get((node_id, name), [])]
                 for one in values:
                     if name == "board" and isinstance(one, Mapping) and isinstance(one.get("board_id"), str):
-                        boards.setdefault(one["board_id"], f"{node_id}.{name}")
+                        if one["board_id"] not in ignore:
+                            boards.setdefault(one["board_id"], f"{node_id}.{name}")
                     elif is_model_identifier(one):
                         models.setdefault(str(one["key"]), f"{node_id}.{name}")
                         described.setdefault(str(one["key"]), f"{one.get('name')!r} ({one.get('base')} {one.get('type')})")
