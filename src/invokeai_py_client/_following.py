@@ -83,7 +83,20 @@ def _items_one_by_one(queue_id: str, item_ids: Sequence[int]) -> Flow[dict[int, 
             found[item_id] = yield from call(QueueItem, "GET", item_path(queue_id, item_id))
         except NotFoundError:
             continue
+        except InternalServerError:
+            # 5.x lets "no such item" escape as a bare 500: only the queue's listing tells
+            # a deleted item from a server fault.
+            if (yield from _is_listed(queue_id, item_id)):
+                raise
     return found
+
+
+def _is_listed(queue_id: str, item_id: int) -> Flow[bool]:
+    schema = yield server_schema()
+    if not schema.has("GET", LIST_PAGE):
+        return True  # cannot tell: treat it as a fault, not as a loss
+    rows = yield from listed_rows_flow(queue_id, until=lambda rows: any(r["item_id"] == item_id for r in rows))
+    return any(r["item_id"] == item_id for r in rows)
 
 
 def items_by_ids_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[QueueItem]]:

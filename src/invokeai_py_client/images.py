@@ -304,8 +304,14 @@ def star_flow(image_names: Sequence[str], star: bool) -> Flow[list[str]]:
     changed: list[str] = []
     for chunk in _chunks(image_names):
         answer = yield from call(dict[str, Any], "POST", f"{IMAGES}/{route}", json={"image_names": chunk}, retry=True)
-        changed += answer.get(key, [])
+        changed += _names(answer, key, "updated_image_names")
     return changed
+
+
+def _names(answer: dict[str, Any], key: str, key_5x: str) -> list[str]:
+    """The names an images/boards update answers: under `key`, or 5.x's `key_5x`."""
+    names = answer[key] if key in answer else answer.get(key_5x, [])
+    return [str(n) for n in names]
 
 
 class ImageFilters(TypedDict, total=False):
@@ -373,7 +379,7 @@ def move_to_board_flow(board_id: str, image_names: Sequence[str]) -> Flow[list[s
         answer = yield from call(
             dict[str, Any], "POST", f"/api/v1/board_images/{route}", json={**body, "image_names": chunk}, retry=True
         )
-        moved += answer.get(key, [])
+        moved += _names(answer, key, key.replace("_images", "_image_names"))
     return moved
 
 

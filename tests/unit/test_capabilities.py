@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, UnsupportedByServerError
+from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, JobLostError, UnsupportedByServerError
 from invokeai_py_client._capabilities import ServerSchema, bundled_document
 
 
@@ -62,7 +62,8 @@ class OldQueueServer:
                     answer = {**item, "session": {"results": {}}}
                     item["status"] = "completed"  # each item runs once it has been looked at
                     return httpx.Response(200, json=answer)
-            return httpx.Response(404, json={"detail": "not found"})
+            # 5.15.0 lets SessionQueueItemNotFoundError escape: a bare 500.
+            return httpx.Response(500, text="Internal Server Error")
         return httpx.Response(405, json={"detail": "Method Not Allowed"})
 
     def _page(self, params: httpx.QueryParams) -> dict[str, Any]:
@@ -92,6 +93,15 @@ def test_item_ids_of_an_answer_without_them_come_from_the_batchs_pending_items()
     listed = [r for r in server.requests if r.endswith("/list")]
     assert len(listed) == 1  # one page of pending items found all three
     assert not [r for r in server.requests if "by_ids" in r or "list_all" in r]
+
+
+def test_an_item_deleted_from_a_5x_queue_is_lost_although_the_server_says_500() -> None:
+    server = OldQueueServer(before=3)
+    with sync_client(server) as client:
+        batch = client.queue_repo.enqueue_batch({**BODY, "batch": {**BODY["batch"], "runs": 1}})
+        server.items = [i for i in server.items if i["item_id"] != batch.item_ids[0]]  # cleared meanwhile
+        with pytest.raises(JobLostError):
+            batch.jobs[0].wait(timeout=5)
 
 
 def test_items_that_already_ran_are_found_by_paging_the_whole_queue() -> None:
@@ -189,6 +199,10 @@ class OldImageServer:
             names = json.loads(request.content)["image_names"]
             self.images = [i for i in self.images if i["image_name"] not in names]
             return httpx.Response(200, json={"deleted_images": names})
+        if path in ("/api/v1/images/star", "/api/v1/board_images/batch"):
+            names = json.loads(request.content)["image_names"]
+            key = "updated_image_names" if path.endswith("star") else "added_image_names"
+            return httpx.Response(200, json={key: names} if path.endswith("star") else {"board_id": "b", key: names})
         if path == "/api/v2/models/stats":
             return httpx.Response(200, json={"hits": 1, "misses": 0, "high_watermark": 5, "in_cache": 1,
                                              "cleared": 0, "cache_size": 0, "loaded_model_sizes": {}})
@@ -222,3 +236,9 @@ def test_old_cache_stats_read_their_unreported_size_as_none_and_by_hash_is_unsup
         assert stats is not None and stats.cache_size is None and stats.high_watermark == 5
         with pytest.raises(UnsupportedByServerError, match=r"GET /api/v2/models/get_by_hash.*InvokeAI 5\.15\.0"):
             client.dnn_model_repo.get_model_by_hash("blake3:abc")
+
+
+def test_5x_star_and_board_answers_name_what_changed() -> None:
+    with InvokeAIClient("http://old", transport=httpx.MockTransport(OldImageServer(2)), use_events=False) as client:
+        assert client.image_repo.star_images(["img-0000.png"]) == ["img-0000.png"]
+        assert client.image_repo.add_images_to_board("b", ["img-0001.png"]) == ["img-0001.png"]

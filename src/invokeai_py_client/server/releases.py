@@ -14,11 +14,11 @@ invokeai==X`, then their other requirements under their era's pins.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .._capabilities import version_key
 from ._common import INVOKEAI_VERSION, ProvisionError
 
 DEFAULT_VERSION = INVOKEAI_VERSION
@@ -62,23 +62,6 @@ def release(version: str) -> Release:
             f"no install recipe for InvokeAI {version}; this package can install {known}",
             "pick one of those, or run your own server and point the client at its URL.",
         ) from None
-
-
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.-]?(a|b|rc|dev)\.?(\d*))?")
-_PRE_RANK = {"dev": 0, "a": 1, "b": 2, "rc": 3}
-
-
-def version_key(version: str) -> tuple[int, int, int, int, int]:
-    """A sort key for InvokeAI version strings: `6.14.0rc2` < `6.14.0` < `6.14.2`.
-
-    Unparseable strings sort first.
-    """
-    match = _VERSION.match(version.strip())
-    if not match:
-        return (-1, -1, -1, -1, -1)
-    major, minor, patch, pre, pre_number = match.groups()
-    pre_rank = _PRE_RANK[pre] if pre else 9
-    return (int(major), int(minor), int(patch or 0), pre_rank, int(pre_number or 0))
 
 
 def at_least(version: str, minimum: str) -> bool:
