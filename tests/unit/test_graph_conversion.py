@@ -492,3 +492,26 @@ def _workflow(
             "rootElementId": "root",
         },
     }
+
+
+def _scramble(value: Any) -> None:
+    """Change every dict and list inside `value`, in place."""
+    if isinstance(value, dict):
+        for item in list(value.values()):
+            _scramble(item)
+        value["scrambled"] = True
+    elif isinstance(value, list):
+        for item in value:
+            _scramble(item)
+        value.append("scrambled")
+
+
+@pytest.mark.parametrize("name", ["sdxl-text-to-image", "flux-image-to-image"])
+def test_a_body_shares_nothing_with_its_workflow(name: str) -> None:
+    defn = WorkflowDefinition.from_dict(golden_json(f"workflows/{name}.json"))
+    first = build_batch(defn, build_graph(defn), origin=None, destination=None, runs=1)
+    expected = copy.deepcopy(first)
+    _scramble(first)  # a caller (or the server's answer) may change what it was given
+    again = build_batch(defn, build_graph(defn), origin=None, destination=None, runs=1)
+    again["batch"]["graph"]["id"] = expected["batch"]["graph"]["id"]
+    assert again == expected

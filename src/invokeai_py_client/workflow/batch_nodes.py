@@ -27,6 +27,7 @@ an integer on the wire, as the GUI's ``JSON.stringify`` sends it.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -107,6 +108,11 @@ def batch_data_from_nodes(defn: WorkflowDefinition) -> BatchData:
             empty batch node, zipped nodes of different lengths, a generator this client
             cannot expand), plus what the server would reject.
     """
+    data: BatchData = defn._remember("batch_data", lambda: _batch_data_from_nodes(defn))
+    return copy.deepcopy(data)
+
+
+def _batch_data_from_nodes(defn: WorkflowDefinition) -> BatchData:
     nodes = defn.nodes
     edges = defn.edges
     batch_nodes = [n for n in nodes.values() if _batch_type(n) is not None]
@@ -227,7 +233,8 @@ def check_inputs_against_batch_nodes(node_data: BatchData, fields: Mapping[Key, 
 
 def batch_fed_inputs(defn: WorkflowDefinition) -> set[tuple[str, str]]:
     """The ``(node_id, field_name)`` inputs that batch nodes feed (their own value is unused)."""
-    return {(d["node_path"], d["field_name"]) for group in batch_data_from_nodes(defn) for d in group}
+    data: BatchData = defn._remember("batch_data", lambda: _batch_data_from_nodes(defn))
+    return {(d["node_path"], d["field_name"]) for group in data for d in group}
 
 
 def require_one_item(defn: WorkflowDefinition, *, instead: str) -> None:

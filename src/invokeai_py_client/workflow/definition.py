@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,12 @@ class WorkflowDefinition:
     reported at once in `ValidationError.problems`.
     """
 
-    __slots__ = ("_doc", "_raw", "_source")
+    __slots__ = ("_doc", "_memo", "_raw", "_source")
 
     def __init__(self, data: Mapping[str, Any], *, source: str | None = None) -> None:
         """Validate `data` (copied) and wrap it. `source` names it in error messages."""
         self._source = source
+        self._memo: dict[str, Any] = {}
         if not isinstance(data, Mapping):
             raise ValidationError(
                 f"{self._what()} is not a workflow: expected a JSON object, got {type(data).__name__}"
@@ -182,6 +183,26 @@ class WorkflowDefinition:
     def exposed_fields(self) -> list[tuple[str, str]]:
         """The legacy linear-view fields as ``(node_id, field_name)``, in order."""
         return [(f["nodeId"], f["fieldName"]) for f in self._doc.get("exposedFields", [])]
+
+    def _node_map(self) -> Mapping[str, Mapping[str, Any]]:
+        """Every node by id, NOT copied: for the package's read-only passes (never mutate it)."""
+        node_map: Mapping[str, Mapping[str, Any]] = self._remember(
+            "node_map", lambda: {node["id"]: node for node in self._doc["nodes"]}
+        )
+        return node_map
+
+    def _edge_list(self) -> Sequence[Mapping[str, Any]]:
+        """Every edge, NOT copied: for the package's read-only passes (never mutate it)."""
+        edges: Sequence[Mapping[str, Any]] = self._doc["edges"]
+        return edges
+
+    def _remember(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()` once per definition (it is immutable): for derived facts such as its edges."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = make()
+            return value
 
     def edge_fed_inputs(self) -> set[tuple[str, str]]:
         """The ``(node_id, field_name)`` inputs an edge feeds in the graph sent to the server."""

@@ -84,8 +84,12 @@ def is_graph_node(node: Mapping[str, Any]) -> bool:
 
 def graph_edges(defn: WorkflowDefinition) -> list[GraphEdge]:
     """The edges the GUI sends: default edges between graph nodes, connectors resolved, deduplicated."""
-    nodes = defn.nodes
-    edges = defn.edges
+    return list(defn._remember("graph_edges", lambda: _graph_edges(defn)))
+
+
+def _graph_edges(defn: WorkflowDefinition) -> list[GraphEdge]:
+    nodes = defn._node_map()
+    edges = defn._edge_list()
     out: list[GraphEdge] = []
     seen: set[GraphEdge] = set()
     for edge in edges:
@@ -107,7 +111,10 @@ def graph_edges(defn: WorkflowDefinition) -> list[GraphEdge]:
 
 def edge_fed_inputs(defn: WorkflowDefinition) -> set[tuple[str, str]]:
     """The ``(node_id, field_name)`` inputs an edge feeds: values set on them are not sent."""
-    return {(e.destination, e.destination_field) for e in graph_edges(defn)}
+    fed: frozenset[tuple[str, str]] = defn._remember(
+        "edge_fed", lambda: frozenset((e.destination, e.destination_field) for e in graph_edges(defn))
+    )
+    return set(fed)
 
 
 def build_graph(
@@ -129,7 +136,7 @@ def build_graph(
             input the node does not have.
     """
     overrides = overrides or {}
-    nodes = defn.nodes
+    nodes = defn._node_map()  # read only: the graph gets copies of the values it takes
     _check_overrides(overrides, nodes)
     graph_nodes = {
         node_id: _graph_node(node, overrides, auto_board_id)
@@ -173,7 +180,7 @@ def build_batch(
     return {
         "prepend": prepend,
         "batch": {
-            "graph": copy.deepcopy(dict(graph)),
+            "graph": dict(graph),  # made fresh by build_graph: nothing to copy
             "workflow": defn.server_workflow(values),
             "runs": runs,
             "origin": origin,
