@@ -248,20 +248,29 @@ class _Registry:
             job._settle(None, error)
 
 
+TRACKED_EVENTS = frozenset({"queue_item_status_changed", "queue_cleared", "queue_items_canceled"})
+"""What the tracker listens for; other events are not even parsed for it."""
+
+BUSY = Event(name="(socket busy)")
+"""`_NextEvent`'s answer when no tracked event came but the socket brought others: not quiet."""
+
+
 @dataclass(frozen=True)
 class _NextEvent:
-    """The tracker's next event, or None after `timeout` seconds."""
+    """The tracker's next event; `BUSY` or None (quiet) after `timeout` seconds without one."""
 
     listener: Listener | AsyncListener
     timeout: float
 
     def run_sync(self, runner: SyncRunner) -> Event | None:
         assert isinstance(self.listener, Listener)
-        return self.listener.get(self.timeout)
+        event = self.listener.get(self.timeout)
+        return BUSY if event is None and runner.hub.busy(self.timeout) else event
 
     async def run_async(self, runner: AsyncRunner) -> Event | None:
         assert isinstance(self.listener, AsyncListener)
-        return await self.listener.get(self.timeout)
+        event = await self.listener.get(self.timeout)
+        return BUSY if event is None and runner.hub.busy(self.timeout) else event
 
 
 @dataclass(frozen=True)
@@ -378,7 +387,7 @@ class Track:
         registry = _registry(runner, self.queue_id)
         if not registry.add(self.jobs):
             return
-        listener = runner.hub.listen_all() if runner.use_events and runner.hub.connect() else None
+        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events and runner.hub.connect() else None
 
         def follow() -> None:
             try:
@@ -395,7 +404,7 @@ class Track:
         registry = _registry(runner, self.queue_id)
         if not registry.add(self.jobs):
             return
-        listener = runner.hub.listen_all() if runner.use_events and await runner.hub.connect() else None
+        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events and await runner.hub.connect() else None
 
         async def follow() -> None:
             try:

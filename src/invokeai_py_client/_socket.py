@@ -36,14 +36,18 @@ client does not reconnect by itself after that; the next `connect()` opens a new
 
 
 ALL = "*"
+ALWAYS_READ = frozenset({"queue_item_status_changed", "queue_cleared", "queue_items_canceled"})
+"""Events read even when no listener wants them: they record how items ended."""
 """The listener key of a listener that receives every event of the queue."""
 
 
 class Listener:
-    """Receives the events of some batches (a thread-safe queue)."""
+    """Receives the events of some batches (a thread-safe queue); only those named in
+    `names` when it is given."""
 
-    def __init__(self, batch_ids: frozenset[str]) -> None:
+    def __init__(self, batch_ids: frozenset[str], names: frozenset[str] | None = None) -> None:
         self.batch_ids = batch_ids
+        self.names = names
         self.queue: queue.Queue[Event] = queue.Queue()
         self.put = self.queue.put_nowait
 
@@ -56,10 +60,12 @@ class Listener:
 
 
 class AsyncListener:
-    """Receives the events of some batches (an asyncio queue on the hub's loop)."""
+    """Receives the events of some batches (an asyncio queue on the hub's loop); only
+    those named in `names` when it is given."""
 
-    def __init__(self, batch_ids: frozenset[str]) -> None:
+    def __init__(self, batch_ids: frozenset[str], names: frozenset[str] | None = None) -> None:
         self.batch_ids = batch_ids
+        self.names = names
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.put = self.queue.put_nowait
 
@@ -92,6 +98,9 @@ class _Hub(abc.ABC):
         self.connected = False
         self.reconnects = 0
         self.server_disconnected = False
+        self.closed = False
+        self.last_event_at = 0.0
+        """`time.monotonic()` of the last event the socket brought, wanted or not."""
         self._sio: Any = None
 
     @property
@@ -128,14 +137,31 @@ class _Hub(abc.ABC):
         return last.status if last is not None else None
 
     def dispatch(self, name: str, data: Any) -> None:
+        """Take one event off the socket: parsed only when a listener wants it.
+
+        The queue's room brings every client's events (most of them progress events
+        with preview images); status changes are always read (they record how items
+        ended), the rest is dropped unread unless someone listens for it.
+        """
+        self.last_event_at = time.monotonic()
+        if name not in ALWAYS_READ and not self._wanted(name, data):
+            return
         event = parse_event(name, data)
         if self.router.is_stale(event):
             log.debug("dropped stale %s for item %s", name, event.item_id)
             return
         self.deliver(event)
 
+    def _wanted(self, name: str, data: Any) -> bool:
+        batch_id = data.get("batch_id") if isinstance(data, dict) else None
+        with self._lock:
+            keys = (batch_id, ALL) if isinstance(batch_id, str) else (ALL,)
+            return any(
+                lst.names is None or name in lst.names for key in keys for lst in self._listeners.get(key, ())
+            )
+
     def deliver(self, event: Event) -> None:
-        """Hand an event to the listeners of its batch and to those of every event."""
+        """Hand an event to the listeners of its batch and to those of every event (that want it)."""
         batch_ids = self.router.keys_for(event)
         with self._lock:
             if batch_ids is None:
@@ -143,7 +169,8 @@ class _Hub(abc.ABC):
             else:
                 targets = {lst for key in (*batch_ids, ALL) for lst in self._listeners.get(key, ())}
         for target in targets:
-            target.put(event)
+            if target.names is None or event.name in target.names:
+                target.put(event)
 
     def may_try_connect(self) -> bool:
         return time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
@@ -152,13 +179,17 @@ class _Hub(abc.ABC):
         self._last_failure = time.monotonic()
         log.info("event socket unavailable (%s: %s); falling back to polling", type(exc).__name__, exc)
 
-    def listen(self, batch_ids: frozenset[str]) -> Any:
-        listener = self.listener_type(batch_ids)
+    def listen(self, batch_ids: frozenset[str], names: frozenset[str] | None = None) -> Any:
+        listener = self.listener_type(batch_ids, names)
         self.add(listener)
         return listener
 
-    def listen_all(self) -> Any:
-        return self.listen(frozenset({ALL}))
+    def listen_all(self, names: frozenset[str] | None = None) -> Any:
+        return self.listen(frozenset({ALL}), names)
+
+    def busy(self, within: float) -> bool:
+        """True when the socket brought any event in the last `within` seconds."""
+        return time.monotonic() - self.last_event_at < within
 
     @abc.abstractmethod
     def _new_socket(self) -> Any:
@@ -175,6 +206,8 @@ class _Hub(abc.ABC):
         self.connected = True
 
     def _connect_steps(self, timeout: float) -> Generator[Any, Any, bool]:
+        if self.closed:
+            return False
         if self._sio is not None and self._sio.connected:
             return True
         if self._sio is not None and not self.server_disconnected:
@@ -221,6 +254,7 @@ class _Hub(abc.ABC):
             log.debug("socket disconnect raised", exc_info=True)
 
     def _close_steps(self) -> Generator[Any, Any, None]:
+        self.closed = True
         if self._sio is not None:
             yield from self._disconnect_steps(self._sio)
             self._sio = None
@@ -283,6 +317,10 @@ class SyncEventHub(_Hub):
         """Open the socket if it is not open; True when events are flowing."""
         with self._connect_lock:
             return _drive(self._connect_steps(timeout))
+
+    def connect_in_background(self) -> None:
+        """Start opening the socket now, so the first submission does not wait for it."""
+        threading.Thread(target=self.connect, name="invokeai-socket-connect", daemon=True).start()
 
     def subscribe(self, queue_id: str) -> None:
         _drive(self._add_queue_steps(queue_id))

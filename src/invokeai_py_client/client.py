@@ -11,8 +11,10 @@ constructor arguments, the same methods and resources, coroutines on the async o
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Self, Unpack
@@ -121,6 +123,13 @@ class _Client(ClientCompat, Resource[Runner]):
                 except BaseException:
                     runner.close()
                     raise
+        if use_events and transport is None:
+            # Jobs are followed over the socket: get it ready now, not at the first submit
+            # (the async client cannot connect outside its loop; it imports the library).
+            if isinstance(runner, SyncRunner):
+                runner.hub.connect_in_background()
+            else:
+                threading.Thread(target=importlib.import_module, args=("socketio",), daemon=True).start()
 
     @property
     def options(self) -> ClientOptions:
