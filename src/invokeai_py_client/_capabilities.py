@@ -148,13 +148,33 @@ class ServerSchema:
 
 
 def server_schema_flow() -> Flow[ServerSchema]:
-    """Fetch the server's version and `/openapi.json`; the nearest snapshot if that fails."""
+    """The server's schema: the shipped snapshot of its release when there is one (a
+    1 KB version request instead of a 1.8 MB `/openapi.json`), else its `/openapi.json`,
+    else the nearest snapshot.
+
+    A server's own node packs add node types a snapshot lacks: workflows using them
+    fetch the live schema (`live_schema_flow`).
+    """
     version: str | None = None
     try:
         answer = yield from call(dict[str, Any], "GET", "/api/v1/app/version")
         version = str(answer["version"]) if answer.get("version") else None
     except (InvokeAIError, KeyError, TypeError) as exc:
         log.debug("the server did not say its version: %s", exc)
+    if version in SNAPSHOT_VERSIONS:
+        return ServerSchema.from_openapi(bundled_document(version), version=version, source=f"release {version}")
+    return (yield from _fetched_schema_flow(version))
+
+
+def live_schema_flow() -> Flow[ServerSchema]:
+    """The server's own `/openapi.json` (its node packs included); the nearest snapshot if unusable."""
+    schema: ServerSchema = yield server_schema()
+    if schema.source == "server":
+        return schema
+    return (yield from _fetched_schema_flow(schema.version))
+
+
+def _fetched_schema_flow(version: str | None) -> Flow[ServerSchema]:
     try:
         document = yield from call(dict[str, Any], "GET", "/openapi.json", timeout=60.0)
         if not routes_of(document):
@@ -167,5 +187,10 @@ def server_schema_flow() -> Flow[ServerSchema]:
 
 
 def server_schema(refresh: bool = False) -> Once[ServerSchema]:
-    """The step answering this client's `ServerSchema` (fetched once per client)."""
+    """The step answering this client's `ServerSchema` (worked out once per client)."""
     return Once("server-schema", server_schema_flow, refresh)
+
+
+def live_schema(refresh: bool = False) -> Once[ServerSchema]:
+    """The step answering the server's live schema (fetched once per client, when needed)."""
+    return Once("live-schema", live_schema_flow, refresh)

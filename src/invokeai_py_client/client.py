@@ -187,11 +187,15 @@ class _Client(ClientCompat, Resource[Runner]):
 
     @operation
     def invocation_catalog(self, *, refresh: bool = False) -> Flow[InvocationCatalog]:
-        """The server's node types and input specs (its /openapi.json, fetched once per client).
+        """The server's node types and input specs (worked out once per client).
 
-        Falls back to the snapshot the package ships when the schema cannot be had.
+        From the snapshot the package ships of the server's release, else its
+        `/openapi.json`; `refresh` fetches the server's own schema (node packs included).
         """
-        catalog: InvocationCatalog = yield Once("catalog", catalog_flow, refresh)
+        if refresh:
+            live: InvocationCatalog = yield Once("live-catalog", lambda: catalog_flow(live=True, refresh=True), True)
+            return live
+        catalog: InvocationCatalog = yield Once("catalog", catalog_flow)
         return catalog
 
     @operation

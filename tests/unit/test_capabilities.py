@@ -13,7 +13,7 @@ from invokeai_py_client._capabilities import ServerSchema, bundled_document
 
 
 class OldQueueServer:
-    """An InvokeAI 5.15.0 queue as far as submitting goes: no `item_ids` in the enqueue
+    """An InvokeAI 5.15.x queue as far as submitting goes: no `item_ids` in the enqueue
     answer, no `list_all`, only the cursor-paged `GET /list`, no bulk item routes.
 
     `before` items of other batches are already on the queue (completed); a new batch's
@@ -33,7 +33,8 @@ class OldQueueServer:
         path = request.url.path
         self.requests.append(f"{request.method} {path}")
         if path == "/api/v1/app/version":
-            return httpx.Response(200, json={"version": "5.15.0", "highlights": None})
+            # a patch release the package has no snapshot of: its /openapi.json is read
+            return httpx.Response(200, json={"version": "5.15.1", "highlights": None})
         if path == "/openapi.json":
             if not self.openapi:
                 return httpx.Response(500, json={"detail": "no schema here"})
@@ -133,9 +134,9 @@ def test_a_missing_feature_names_the_server_version_and_the_route() -> None:
     with sync_client(server) as client, pytest.raises(UnsupportedByServerError) as info:
         client.queue_repo.list_item_ids()
     error = info.value
-    assert error.server_version == "5.15.0"
+    assert error.server_version == "5.15.1"
     assert error.route == "GET /api/v1/queue/{queue_id}/item_ids"
-    assert "InvokeAI 5.15.0" in str(error) and "GET /api/v1/queue/{queue_id}/item_ids" in str(error)
+    assert "InvokeAI 5.15.1" in str(error) and "GET /api/v1/queue/{queue_id}/item_ids" in str(error)
     assert not [r for r in server.requests if "/queue/" in r]  # refused before anything was sent
 
 
@@ -144,7 +145,7 @@ def test_an_unusable_schema_is_replaced_by_the_snapshot_of_the_servers_release()
     with sync_client(server) as client:
         assert client.queue_repo.enqueue_batch(BODY).item_ids == [1, 2, 3]
         schema = client._runner.run(_schema_flow())
-    assert schema.source == "snapshot 5.15.0" and schema.version == "5.15.0"
+    assert schema.source == "snapshot 5.15.0" and schema.version == "5.15.1"
     assert server.requests.count("GET /openapi.json") == 1  # fetched once per client
 
 
@@ -181,7 +182,7 @@ class OldImageServer:
         path, params = request.url.path, request.url.params
         self.requests.append(f"{request.method} {path}")
         if path == "/api/v1/app/version":
-            return httpx.Response(200, json={"version": "5.15.0"})
+            return httpx.Response(200, json={"version": "5.15.1"})
         if path == "/openapi.json":
             return httpx.Response(200, json=dict(bundled_document("5.15.0")))
         if path == "/api/v1/images/" and request.method == "GET":
@@ -234,7 +235,7 @@ def test_old_cache_stats_read_their_unreported_size_as_none_and_by_hash_is_unsup
     with InvokeAIClient("http://old", transport=httpx.MockTransport(OldImageServer(0)), use_events=False) as client:
         stats = client.dnn_model_repo.get_cache_stats()
         assert stats is not None and stats.cache_size is None and stats.high_watermark == 5
-        with pytest.raises(UnsupportedByServerError, match=r"GET /api/v2/models/get_by_hash.*InvokeAI 5\.15\.0"):
+        with pytest.raises(UnsupportedByServerError, match=r"GET /api/v2/models/get_by_hash.*InvokeAI 5\.15\.1"):
             client.dnn_model_repo.get_model_by_hash("blake3:abc")
 
 
@@ -242,3 +243,42 @@ def test_5x_star_and_board_answers_name_what_changed() -> None:
     with InvokeAIClient("http://old", transport=httpx.MockTransport(OldImageServer(2)), use_events=False) as client:
         assert client.image_repo.star_images(["img-0000.png"]) == ["img-0000.png"]
         assert client.image_repo.add_images_to_board("b", ["img-0001.png"]) == ["img-0001.png"]
+
+
+class ReleaseServer:
+    """A server of a release the package has a snapshot of; it counts what it is asked."""
+
+    def __init__(self, version: str = "6.14.2") -> None:
+        self.version = version
+        self.requests: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/api/v1/app/version":
+            return httpx.Response(200, json={"version": self.version})
+        if request.url.path == "/openapi.json":
+            document = json.loads(json.dumps(bundled_document(self.version)))
+            node_pack = json.loads(json.dumps(document["components"]["schemas"]["ImageBlurInvocation"]))
+            node_pack["properties"]["type"]["default"] = "my_pack_blur"
+            document["components"]["schemas"]["MyPackBlurInvocation"] = node_pack
+            return httpx.Response(200, json=document)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+
+def test_a_known_release_is_not_asked_for_its_schema_until_a_workflow_needs_a_node_pack() -> None:
+    from invokeai_py_client.workflow import WorkflowBuilder, WorkflowDefinition
+
+    server = ReleaseServer()
+    with InvokeAIClient("http://host", transport=httpx.MockTransport(server), use_events=False) as client:
+        builder = WorkflowBuilder("blur")
+        builder.add_node("img_blur", "blur", radius=2.0, image={"image_name": "x.png"})
+        wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_dict(builder.build()))
+        assert server.requests == ["GET /api/v1/app/version"]  # the shipped 6.14.2 snapshot is its schema
+        assert wf._catalog.input_spec("img_blur", "radius") is not None
+        packed = builder.build()
+        packed["nodes"][0]["data"]["type"] = "my_pack_blur"  # as the editor exports a node pack's node
+        wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_dict(packed))
+        assert server.requests.count("GET /openapi.json") == 1  # a node pack's type: the live schema
+        assert wf._catalog.input_spec("my_pack_blur", "radius") is not None
+        client.workflow_repo.create_workflow(WorkflowDefinition.from_dict(packed))
+        assert server.requests.count("GET /openapi.json") == 1  # once per client

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._capabilities import server_schema
+from .._capabilities import live_schema, server_schema
 from .._compat.workflow import WorkflowRepositoryCompat
 from .._exceptions import InvokeAIError
 from .._flow import AsyncRunner, Call, Flow, Once, Runner, call
@@ -27,14 +27,14 @@ log = logging.getLogger("invokeai_py_client.workflow")
 _BASE = "/api/v1/workflows"
 
 
-def catalog_flow() -> Flow[InvocationCatalog]:
-    """The server's own catalog from its `/openapi.json`; a shipped one if that fails.
+def catalog_flow(live: bool = False, refresh: bool = False) -> Flow[InvocationCatalog]:
+    """The server's catalog: from the shipped snapshot of its release, else its `/openapi.json`.
 
-    The live schema is the truth (a newer server has new nodes, inputs and limits);
-    the snapshot of the nearest older tested release only stands in when the schema
-    cannot be had (the client's `ServerSchema` fetches it once and decides).
+    The server's schema is the truth (a newer server has new nodes, inputs and limits);
+    for a release the package has a snapshot of, that snapshot is the same schema.
+    `live` fetches the server's own (for node types of node packs installed there).
     """
-    schema = yield server_schema()
+    schema = yield (live_schema(refresh) if live else server_schema())
     try:
         return InvocationCatalog.from_openapi(schema.document, version=schema.version)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -55,7 +55,11 @@ class WorkflowRepository(WorkflowRepositoryCompat, Resource[Runner]):
 
         Input types come from the server's schema (fetched once per client).
         """
-        catalog = yield Once("catalog", catalog_flow)
+        catalog: InvocationCatalog = yield Once("catalog", catalog_flow)
+        known = set(catalog.node_types())
+        if any(node.get("type") == "invocation" and node.get("data", {}).get("type") not in known
+               for node in definition._node_map().values()):
+            catalog = yield Once("live-catalog", lambda: catalog_flow(live=True))  # a node pack's types
         return WorkflowHandle(self._runner, self._queue.queue_id, definition, catalog)
 
     @operation
