@@ -177,7 +177,11 @@ def test_failures_and_timeouts_reach_1_1_1_except_clauses(client: Any) -> None:
 
 
 def test_async_submit_with_callbacks_and_the_monitor(client: Any) -> None:
-    wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file(bundled_workflow_path("sdxl_base.json")))
+    from invokeai_py_client.workflow import WorkflowRepository
+
+    wf = WorkflowRepository(client).create_workflow_from_file(str(bundled_workflow_path("sdxl_base.json")))
+    node_types = {n.get("id"): n.get("data", {}).get("type") for n in wf.definition.nodes}  # a list in 1.1.1
+    assert node_types["denoise"] == "denoise_latents" and len(wf.inputs) == 10
     wf.sync_dnn_model(by_name=True, by_base=True)
     wf.get_input_value(3).value = 2
     wf.get_input_value(5).value = 64
@@ -187,17 +191,20 @@ def test_async_submit_with_callbacks_and_the_monitor(client: Any) -> None:
 
     async def run() -> tuple[Any, Any, list[dict[str, Any]]]:
         submission = await wf.submit(
+            board_id="none",  # early 1.x: every board input of the Form
             subscribe_events=True,
             on_invocation_started=lambda e: started.append(e["invocation"]["type"]),
-            on_invocation_complete=lambda e: completed.append(e["invocation"]["type"]),
+            on_invocation_complete=lambda e: completed.append(e["node_type"]),
         )
-        result = await wf.wait_for_completion(timeout=180)
+        result, mappings = await wf.wait_for_completion(timeout=180, map_outputs=True)
+        assert wf.session_id == result["session_id"] and mappings[0]["image_names"]
         monitored = [event async for event in wf.submit_sync_monitor_async()]
         return submission, result, monitored
 
     submission, result, monitored = asyncio.run(run())
     assert result["status"] == "completed" and submission["batch_id"] == result["batch_id"]
     assert "l2i" in started and "l2i" in completed
+    assert wf.get_input_value(7).value == "none"
     assert monitored[0]["event_type"] == "submission" and monitored[0]["item_ids"]
     kinds = {event["event_type"] for event in monitored[1:]}
     assert {"invocation_started", "invocation_complete", "queue_item_status_changed"} <= kinds
@@ -275,3 +282,20 @@ def test_an_ivk_image_field_uploads_its_file_and_downloads_its_image(client: Any
     saved = asyncio.run(field.download(client, tmp_path / "back.png"))
     assert Image.open(saved).getpixel((0, 0)) == (1, 2, 3)
     client.image_repo.delete_image(name)
+
+
+def test_the_graph_a_submission_would_send_changes_nothing_on_the_server(client: Any, tmp_path: Path) -> None:
+    source = tmp_path / "in.png"
+    source.write_bytes(png((4, 5, 6)))
+    wf = client.workflow_repo.create_workflow(WorkflowDefinition.from_file(bundled_workflow_path("sdxl_refiner.json")))
+    wf.sync_dnn_model(by_name=True, by_base=True)
+    board_name = f"preview-{uuid.uuid4().hex[:8]}"
+    wf.get_input_value(0).value = source
+    wf.get_input_value(6).value = board_name
+    intermediates = client.image_repo.count_intermediates()
+    graph = wf._convert_to_api_format()  # 1.1.1's name for to_graph()
+    assert graph["nodes"]["input_image"]["image"] == {"image_name": "(upload of in.png)"}
+    assert graph["nodes"]["output_image"]["board"] == {"board_id": f"(new board {board_name})"}
+    assert graph["nodes"]["model_loader"]["model"]["name"] == "tiny-sdxl-refiner"
+    assert client.image_repo.count_intermediates() == intermediates
+    assert client.board_repo.get_board_handle_by_name(board_name) is None

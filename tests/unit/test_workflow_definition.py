@@ -37,7 +37,9 @@ def test_reference_workflows_load(name: str) -> None:
     assert defn.version == raw["version"]
     assert defn.schema_version == "3.0.0"
     assert defn.id == raw.get("id")
-    assert list(defn.nodes) == [n["id"] for n in raw["nodes"]]
+    assert list(defn.nodes.keys()) == [n["id"] for n in raw["nodes"]]
+    assert [n["id"] for n in defn.nodes] == list(defn.nodes.keys())  # iterated, the nodes (1.1.1 had a list)
+    assert defn.nodes[0]["id"] == raw["nodes"][0]["id"]
     assert defn.edges == raw["edges"]
     assert defn.form == raw["form"]
     assert defn.exposed_fields == [(f["nodeId"], f["fieldName"]) for f in raw["exposedFields"]]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ValidationError
+from .._exceptions import InvokeAIError, ValidationError
 
 if TYPE_CHECKING:
     from ..workflow.fields import InputField
     from ..workflow.handle import WorkflowInput
 
-__all__ = ["IndexDriftView", "WorkflowHandleCompat", "WorkflowInputCompat", "WorkflowRepositoryCompat"]
+__all__ = ["IndexDriftView", "NodeMap", "WorkflowHandleCompat", "WorkflowInputCompat", "WorkflowRepositoryCompat"]
 
 
 class WorkflowInputCompat:
@@ -58,6 +58,29 @@ class WorkflowHandleCompat:
 
     list_inputs: Callable[[], list[WorkflowInput]]  # provided by WorkflowHandle
     _check_all: Callable[[], list[str]]
+
+    @property
+    def inputs(self) -> list[WorkflowInput]:
+        """The Form's inputs (1.1.1's attribute; `list_inputs()`)."""
+        return self.list_inputs()
+
+    @property
+    def session_id(self) -> str | None:
+        """The session of the last job submitted from this thread (None before any)."""
+        try:
+            job = self._last(None)  # type: ignore[attr-defined]
+        except InvokeAIError:
+            return None
+        session: str | None = job["session_id"]
+        return session
+
+    def _convert_to_api_format(self, board_id: str | None = None) -> dict[str, Any]:
+        """1.1.1's graph preview (`to_graph()`); `board_id` sets the Form's board inputs first."""
+        if board_id is not None:
+            for output in self.list_outputs():
+                output.field.value = board_id
+        graph: dict[str, Any] = self.to_graph()  # type: ignore[attr-defined]
+        return graph
 
     def list_outputs(self) -> list[WorkflowInput]:
         """The Form's board inputs: where the workflow's images go (1.1.1's outputs)."""
@@ -181,6 +204,30 @@ def legacy_event_callback(
 
     def on_event(event: Any) -> Any:
         fn = by_event.get(event.name)
-        return fn(event.to_dict()) if fn is not None else None
+        if fn is None:
+            return None
+        data = event.to_dict()
+        invocation = data.get("invocation") if isinstance(data.get("invocation"), dict) else {}
+        data.setdefault("node_type", invocation.get("type"))  # early 1.x events said it at the top
+        if "percentage" in data:
+            data.setdefault("progress", data["percentage"])
+        return fn(data)
 
     return on_event
+
+
+class NodeMap(dict[str, dict[str, Any]]):
+    """A workflow's nodes by id, which also reads as 1.1.1's list of nodes.
+
+    ``defn.nodes["id"]``, ``.items()``, ``.values()``, ``"id" in nodes`` as a dict;
+    iterating it (``for node in defn.nodes``) and ``nodes[0]`` give the node dicts,
+    in the file's order, as 1.1.1's list did.
+    """
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        return iter(list(self.values()))
+
+    def __getitem__(self, key: str | int) -> dict[str, Any]:
+        if isinstance(key, int):
+            return list(self.values())[key]
+        return super().__getitem__(key)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._compat.workflow import NodeMap
 from .._exceptions import ValidationError
 from .form import form_problems
 from .graph import edge_fed_inputs
@@ -164,9 +165,12 @@ class WorkflowDefinition:
         return str(self._raw["meta"]["version"])
 
     @property
-    def nodes(self) -> dict[str, dict[str, Any]]:
-        """Every node (invocation, notes, connector) by id, in the file's order (a copy)."""
-        return {node["id"]: copy.deepcopy(node) for node in self._doc["nodes"]}
+    def nodes(self) -> NodeMap:
+        """Every node (invocation, notes, connector) by id, in the file's order (a copy).
+
+        Iterating it gives the nodes themselves, as 1.1.1's list of nodes did.
+        """
+        return NodeMap((node["id"], copy.deepcopy(node)) for node in self._doc["nodes"])
 
     @property
     def edges(self) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, TypeVar, Unpack, overload
 
 from .._compat.workflow import (
     IndexDriftView,
@@ -45,7 +45,7 @@ from .form import form_inputs
 from .model_sync import ModelChange, ModelReference, is_model_identifier, plan_model_sync
 from .outputs import map_outputs
 from .schema import InvocationCatalog
-from .submit import Snapshot, SubmitOptions, load_uploads, prepare_flow
+from .submit import Snapshot, SubmitOptions, dry_bodies_flow, load_uploads, prepare_flow
 
 __all__ = ["AsyncWorkflowHandle", "IndexDrift", "WorkflowHandle", "WorkflowInput"]
 
@@ -128,7 +128,7 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
     # -- inputs --------------------------------------------------------------------------
 
     def _make_inputs(self) -> list[WorkflowInput]:
-        nodes = self._definition.nodes
+        nodes = self._definition._node_map()  # read only: values are copied into the fields
         out = []
         for ref in form_inputs(self._definition):
             node = nodes[ref.node_id]
@@ -371,6 +371,18 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         return other
 
     @operation
+    def to_graph(self) -> Flow[dict[str, Any]]:
+        """The graph a submission would enqueue now, checked against the server; nothing
+        changes there (an image to upload shows as ``"(upload of a.png)"``, a board to
+        make as ``"(new board name)"``). A sweep's first graph."""
+        snapshot = self._snapshot(1, ())
+        bodies, _ = yield from dry_bodies_flow(
+            self._definition, snapshot, load_uploads(snapshot), self.create_missing_boards, {}
+        )
+        graph: dict[str, Any] = bodies[0]["batch"]["graph"]
+        return graph
+
+    @operation
     def sync_dnn_model(self, by_name: bool = True, by_base: bool = False) -> Flow[list[ModelChange]]:
         """Point every model reference at an installed model (all-or-nothing).
 
@@ -472,6 +484,7 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         on_invocation_error: Callable[[dict[str, Any]], Any] | None = None,
         subscribe_events: bool = True,
         queue_id: str | None = None,
+        board_id: str | None = None,
         **options: Unpack[SubmitOptions],
     ) -> Job[Runner]:
         """Validate, upload/resolve, and enqueue ONE run (a coroutine on either client).
@@ -479,7 +492,11 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         The ``on_invocation_*`` callbacks (1.1.1's) get those events of this job, as
         dicts, while you `wait_for_completion` for it; `subscribe_events` is accepted
         (jobs are always followed) and `queue_id` must be this handle's queue.
+        `board_id` (early 1.x) sets every board input of the Form first.
         """
+        if board_id is not None:
+            for output in self.list_outputs():
+                output.field.value = board_id
         if queue_id is not None and queue_id != self._queue_id:
             raise ValidationError(f"this handle submits to queue {self._queue_id!r}, not {queue_id!r}")
         self._require_single_run("submit_batch()")
@@ -508,20 +525,34 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
             self._last_job.set(batch[-1])  # in the caller's context, not the worker thread's
         return batch
 
+    @overload
+    async def wait_for_completion(
+        self, submission: Job[Runner] | None = ..., timeout: float | None = ...,
+        progress_callback: Callable[[dict[str, Any]], Any] | None = ..., queue_id: str | None = ...,
+        map_outputs: Literal[False] = ..., **options: Unpack[WaitOptions],
+    ) -> QueueItem: ...
+    @overload
+    async def wait_for_completion(
+        self, submission: Job[Runner] | None = ..., timeout: float | None = ...,
+        progress_callback: Callable[[dict[str, Any]], Any] | None = ..., queue_id: str | None = ...,
+        *, map_outputs: Literal[True], **options: Unpack[WaitOptions],
+    ) -> tuple[QueueItem, list[dict[str, Any]]]: ...
     async def wait_for_completion(
         self,
         submission: Job[Runner] | None = None,
         timeout: float | None = None,
         progress_callback: Callable[[dict[str, Any]], Any] | None = None,
         queue_id: str | None = None,
+        map_outputs: bool = False,
         **options: Unpack[WaitOptions],
-    ) -> QueueItem:
-        """Wait for `submission` (default: the last one of this task or thread); returns the item."""
+    ) -> QueueItem | tuple[QueueItem, list[dict[str, Any]]]:
+        """Wait for `submission` (default: the last one of this task or thread); returns the item
+        (and its `map_outputs_to_images`, with `map_outputs=True`, as early 1.x did)."""
         job = self._last(submission)
         _check_queue(job, queue_id)
         waiting = _with_progress(options, progress_callback, self._callbacks.pop(job.item_id, None))
         item: QueueItem = await self._run(lambda: job._wait(timeout, waiting))
-        return item
+        return (item, self.map_outputs_to_images(item)) if map_outputs else item
 
 
 AsyncWorkflowHandle = WorkflowHandle[AsyncRunner]

@@ -46,9 +46,9 @@ def map_outputs(
     results: Mapping[str, Any] = session.get("results") or {}
     mapping: Mapping[str, list[str]] = session.get("source_prepared_mapping") or {}
     ran_nodes: Mapping[str, Any] = (session.get("graph") or {}).get("nodes") or {}
-    nodes = defn.nodes
+    nodes = defn._node_map()  # read only
     board_input_index = board_input_index or {}
-    order = list(nodes) + [node_id for node_id in mapping if node_id not in nodes]
+    order = list(nodes.keys()) + [node_id for node_id in mapping if node_id not in nodes]
     out: list[dict[str, Any]] = []
     for node_id in order:
         names = [

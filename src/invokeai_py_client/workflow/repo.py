@@ -45,7 +45,10 @@ def catalog_flow(live: bool = False, refresh: bool = False) -> Flow[InvocationCa
 class WorkflowRepository(WorkflowRepositoryCompat, Resource[Runner]):
     """Create workflow handles; list, get, save and delete workflows in the server's library."""
 
-    def __init__(self, runner: Runner, queue: QueueRepository[Runner]) -> None:
+    def __init__(self, runner: Runner | Any, queue: QueueRepository[Runner] | None = None) -> None:
+        if queue is None:  # 1.1.1's WorkflowRepository(client)
+            client: Any = runner
+            runner, queue = client._runner, client.queue_repo
         self._runner = runner
         self._queue: QueueRepository[Runner] = queue
 

@@ -195,16 +195,33 @@ def prepare_flow(
     (stand-ins for uploads and new boards), then, only if it passes, the uploads and
     board creations and the real bodies.
     """
+    bodies, pending = yield from dry_bodies_flow(definition, snapshot, uploads, create_boards, options)
+    if pending:
+        node_data = batch_data_from_nodes(definition)
+        pre = yield from _prefetch_flow(snapshot, uploads, create_boards, dry=False)
+        bodies, server_sweeps = _bodies(definition, snapshot, node_data, pre, options)
+        yield from _check_references_flow(definition, bodies, server_sweeps)
+    return bodies
+
+
+def dry_bodies_flow(
+    definition: WorkflowDefinition,
+    snapshot: Snapshot,
+    uploads: Mapping[int, tuple[str, bytes]],
+    create_boards: bool,
+    options: SubmitOptions,
+) -> Flow[tuple[list[dict[str, Any]], set[str]]]:
+    """The enqueue bodies, checked against the server, changing nothing there.
+
+    Images to upload and boards to create appear as stand-ins (``"(upload of a.png)"``,
+    ``"(new board name)"``), returned as the second value.
+    """
     node_data = batch_data_from_nodes(definition)
     check_inputs_against_batch_nodes(node_data, snapshot.fields)
     pre = yield from _prefetch_flow(snapshot, uploads, create_boards, dry=True)
     bodies, server_sweeps = _bodies(definition, snapshot, node_data, pre, options)
     yield from _check_references_flow(definition, bodies, server_sweeps, ignore=pre.pending)
-    if pre.pending:
-        pre = yield from _prefetch_flow(snapshot, uploads, create_boards, dry=False)
-        bodies, server_sweeps = _bodies(definition, snapshot, node_data, pre, options)
-        yield from _check_references_flow(definition, bodies, server_sweeps)
-    return bodies
+    return bodies, pre.pending
 
 
 def _bodies(
