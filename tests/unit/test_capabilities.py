@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from invokeai_py_client import AsyncInvokeAIClient, InvokeAIClient, JobLostError, UnsupportedByServerError
+from invokeai_py_client import (
+    AsyncInvokeAIClient,
+    InvokeAIClient,
+    JobLostError,
+    UnsupportedByServerError,
+)
 from invokeai_py_client._capabilities import ServerSchema, bundled_document
 
 
