@@ -141,7 +141,7 @@ def item_summaries_flow(queue_id: str, item_ids: Sequence[int]) -> Flow[list[Que
 def listed_rows_flow(
     queue_id: str, *, status: str | None = None, until: Callable[[list[dict[str, Any]]], bool] | None = None
 ) -> Flow[list[dict[str, Any]]]:
-    """Rows (item summaries) of the cursor-paged `GET /list` of servers before ~6.9.
+    """Rows (item summaries) of the cursor-paged `GET /list` of servers before 6.7.
 
     With `status`, only the first page (5.x applies `status` wrongly together with a
     cursor); else every page, or until `until(rows so far)` holds.

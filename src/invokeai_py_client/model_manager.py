@@ -405,7 +405,7 @@ class ModelRepository(ModelRepositoryCompat, Resource[Runner]):
 
     @operation
     def get_model_by_hash(self, hash_: str) -> Flow[ModelRecord]:
-        """The installed model with this hash (`UnsupportedByServerError` before ~6.2)."""
+        """The installed model with this hash (`UnsupportedByServerError` before 6.12)."""
         schema = yield server_schema()
         schema.require("GET", f"{MODELS}/get_by_hash", "looking a model up by hash")
         return (yield from call(ModelRecord, "GET", f"{MODELS}/get_by_hash", params={"hash": hash_}))

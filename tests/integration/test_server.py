@@ -63,15 +63,11 @@ def run_graph(http: httpx.Client, nodes: dict[str, dict[str, Any]], edges: list[
 
 
 def item_ids_of(http: httpx.Client, answer: dict[str, Any]) -> list[int]:
-    """The enqueue answer's item ids; 5.x answers without them: its pending items have them."""
+    """The enqueue answer's item ids; 5.x answers without them: its queue listing has them."""
     if "item_ids" in answer:
         return list(answer["item_ids"])
-    listed = http.get("/api/v1/queue/default/list", params={"limit": 1000, "status": "pending"}).json()
-    ids = [row["item_id"] for row in listed["items"] if row["batch_id"] == answer["batch"]["batch_id"]]
-    if not ids:  # it started already
-        current = http.get("/api/v1/queue/default/current").json()
-        ids = [current["item_id"]] if current and current["batch_id"] == answer["batch"]["batch_id"] else []
-    return ids
+    listed = http.get("/api/v1/queue/default/list", params={"limit": 100_000}).json()
+    return [row["item_id"] for row in listed["items"] if row["batch_id"] == answer["batch"]["batch_id"]]
 
 
 def output_image(http: httpx.Client, item: dict[str, Any], node_id: str) -> Image.Image:

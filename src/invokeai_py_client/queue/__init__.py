@@ -172,7 +172,7 @@ class QueueRepository(Resource[Runner]):
     def _item_ids(self, order_dir: OrderDir) -> Flow[list[int]]:
         schema = yield server_schema()
         if not schema.has("GET", ITEM_IDS) and schema.has("GET", LIST_PAGE):
-            rows = yield from listed_rows_flow(self.queue_id)  # servers before ~6.9
+            rows = yield from listed_rows_flow(self.queue_id)  # servers before 6.7
             return sorted((int(r["item_id"]) for r in rows), reverse=order_dir == "DESC")
         schema.require("GET", ITEM_IDS, "listing queue item ids")
         answer = yield from call(_ItemIds, "GET", f"{self._path}/item_ids", params={"order_dir": order_dir})
@@ -189,7 +189,7 @@ class QueueRepository(Resource[Runner]):
         """A page of light item summaries (no sessions), newest first by default."""
         schema = yield server_schema()
         if not schema.has("GET", ITEM_IDS) and schema.has("GET", LIST_PAGE):
-            # Servers before ~6.9 list summaries themselves, by priority: order them here.
+            # Servers before 6.7 list summaries themselves, by priority: order them here.
             rows = yield from listed_rows_flow(self.queue_id)
             rows.sort(key=lambda r: int(r["item_id"]), reverse=order_dir == "DESC")
             chosen = rows[offset:] if limit is None else rows[offset : offset + limit]

@@ -82,7 +82,7 @@ _STATEFUL_KINDS = {
     "MetadataExtraField": "object",
 }
 
-# Model inputs of servers before ~6.7 carry a `ui_type` naming the model kind instead of
+# Model inputs of servers before 6.8 carry a `ui_type` naming the model kind instead of
 # `ui_model_base`/`ui_model_type`: (types, bases, variants) each one accepted, as the GUI
 # of that era filtered them (bases empty: any base). Read from InvokeAI's `UIType` and the
 # same nodes' `ui_model_*` in 6.14.
