@@ -22,7 +22,7 @@ from typing import Any, Self, Unpack
 import httpx
 
 from ._compat.client import ClientCompat, LegacyResponse, legacy_base_url
-from ._exceptions import InvokeAIError, ValidationError
+from ._exceptions import InvokeAIError, NotFoundError, UnsupportedByServerError, ValidationError
 from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
 from ._resource import Resource, operation
@@ -66,12 +66,25 @@ def _options(
     )
 
 
+LOGIN = "/api/v1/auth/login"
+
+
 def _login_flow(credentials: Credentials, email: str, password: str, remember_me: bool) -> Flow[dict[str, Any]]:
-    answer = yield from call(
-        dict[str, Any], "POST", "/api/v1/auth/login",
-        json={"email": email, "password": password, "remember_me": remember_me}, retry=False,
-        authenticate=False, secret=True,
-    )
+    try:
+        answer = yield from call(
+            dict[str, Any], "POST", LOGIN,
+            json={"email": email, "password": password, "remember_me": remember_me}, retry=False,
+            authenticate=False, secret=True,
+        )
+    except NotFoundError as exc:
+        # User accounts arrived in 6.12. The schema cannot be asked first: fetching it
+        # would wait for this very login.
+        version = yield from call(dict[str, Any], "GET", "/api/v1/app/version", authenticate=False)
+        raise UnsupportedByServerError(
+            f"logging in needs POST {LOGIN}, which InvokeAI {version.get('version')} does not have "
+            "(it has no user accounts: connect without email and password)",
+            server_version=version.get("version"), route=f"POST {LOGIN}", feature="logging in",
+        ) from exc
     if not answer.get("token"):
         raise InvokeAIError("login answered without a token")
     credentials.set(str(answer["token"]))

@@ -287,3 +287,14 @@ def test_a_known_release_is_not_asked_for_its_schema_until_a_workflow_needs_a_no
         assert wf._catalog.input_spec("my_pack_blur", "radius") is not None
         client.workflow_repo.create_workflow(WorkflowDefinition.from_dict(packed))
         assert server.requests.count("GET /openapi.json") == 1  # once per client
+
+
+def test_logging_in_to_a_server_without_user_accounts_is_unsupported() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/app/version":
+            return httpx.Response(200, json={"version": "6.0.2"})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    with pytest.raises(UnsupportedByServerError, match=r"POST /api/v1/auth/login, which InvokeAI 6\.0\.2") as info:
+        InvokeAIClient("http://old", email="me@example.com", password="pw", transport=httpx.MockTransport(handler))
+    assert info.value.server_version == "6.0.2" and "pw" not in str(info.value)
