@@ -106,15 +106,17 @@ def expected_version() -> str:
 
 @pytest.fixture(scope="session")
 def server_schema(server_url: str) -> Any:
-    """The `ServerSchema` (version, routes) of the server under test."""
+    """The `ServerSchema` (version, routes, its live /openapi.json) of the server under test."""
     from invokeai_py_client import InvokeAIClient
-    from invokeai_py_client._capabilities import server_schema as schema_step
+    from invokeai_py_client._capabilities import live_schema as schema_step
 
     def flow() -> Any:
         return (yield schema_step())
 
     with InvokeAIClient(server_url, use_events=False) as client:
-        return client._runner.run(flow())
+        schema = client._runner.run(flow())
+    assert schema.source == "server", f"the server's /openapi.json was unusable: {schema.source} stood in"
+    return schema
 
 
 @pytest.fixture
