@@ -163,7 +163,15 @@ def test_flux_image_to_image_page(server_url: str, tmp_path: Path, monkeypatch: 
             assert f"'{label}'" in problem and f"no installed model '{name}'" in problem, problem
 
 
-def test_raw_api_page(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raw_api_page(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_schema: Any
+) -> None:
+    if not server_schema.has("GET", "/api/v1/queue/{queue_id}/item_ids"):
+        # The page calls 6.14's raw routes; an older server (the matrix) answers the first
+        # one it lacks with a 404, which the client raises as NotFoundError.
+        with pytest.raises(NotFoundError, match="item_ids"):
+            run_page("raw-api.md", server_url, tmp_path, monkeypatch)
+        return
     ns, printed = run_page("raw-api.md", server_url, tmp_path, monkeypatch)
     lines = printed.splitlines()
     with InvokeAIClient(server_url) as client:
