@@ -65,11 +65,21 @@ server-up: install
 server-down: install
 	$(BIN)/invokeai-py server down
 
-# Side-by-side measurements on the local server (results in benchmarks/results/).
-bench: install
+# Ours vs invokeai-py-client 1.1.1 (PyPI, in a venv of its own: same import name) on the local
+# server: benchmarks/results/latest.json and latest.png, and README.md's "Measured" table.
+# BENCH_ARGS: --quick (1 small repetition, results in benchmarks/.work/), --only chain,latency,
+# --ours-ref REF (measure a commit instead of the working tree), --url URL.
+PEER_VENV := benchmarks/.peer-venv
+BENCH_ARGS ?=
+
+$(PEER_VENV)/bin/python:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q invokeai-py-client==1.1.1
+
+bench: install $(PEER_VENV)/bin/python
 	$(BIN)/invokeai-py server provision
 	$(BIN)/invokeai-py server up
-	$(BIN)/python benchmarks/busy_fraction.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # docs/RELIABILITY.md from a run of the fault and bad-input tests.
 reliability: install
