@@ -188,20 +188,42 @@ def test_async_submit_with_callbacks_and_the_monitor(client: Any) -> None:
     wf.get_input_value(6).value = 64
     started: list[str] = []
     completed: list[str] = []
+    hub = client._runner.hub
+    known = set(hub._listeners)
+
+    async def resume_once_listened() -> None:
+        """Let the paused server run once a new batch has a listener (callbacks or the monitor)."""
+        for _ in range(60_000):  # a guard against a hang, not a time limit on the server
+            if set(hub._listeners) - known - {"*"}:
+                break
+            await asyncio.sleep(0.01)
+        known.update(hub._listeners)
+        await asyncio.to_thread(client.queue_repo.resume_processor)
 
     async def run() -> tuple[Any, Any, list[dict[str, Any]]]:
+        await asyncio.to_thread(client.queue_repo.pause_processor)  # nothing runs before we listen
         submission = await wf.submit(
             board_id="none",  # early 1.x: every board input of the Form
             subscribe_events=True,
             on_invocation_started=lambda e: started.append(e["invocation"]["type"]),
             on_invocation_complete=lambda e: completed.append(e["node_type"]),
         )
-        result, mappings = await wf.wait_for_completion(timeout=180, map_outputs=True)
+        (result, mappings), _ = await asyncio.gather(
+            wf.wait_for_completion(timeout=180, map_outputs=True), resume_once_listened()
+        )
         assert wf.session_id == result["session_id"] and mappings[0]["image_names"]
-        monitored = [event async for event in wf.submit_sync_monitor_async()]
+        await asyncio.to_thread(client.queue_repo.pause_processor)
+
+        async def monitor() -> list[dict[str, Any]]:
+            return [event async for event in wf.submit_sync_monitor_async()]
+
+        monitored, _ = await asyncio.gather(monitor(), resume_once_listened())
         return submission, result, monitored
 
-    submission, result, monitored = asyncio.run(run())
+    try:
+        submission, result, monitored = asyncio.run(run())
+    finally:
+        client.queue_repo.resume_processor()
     assert result["status"] == "completed" and submission["batch_id"] == result["batch_id"]
     assert "l2i" in started and "l2i" in completed
     assert wf.get_input_value(7).value == "none"
