@@ -54,6 +54,8 @@ class Followed(Protocol):
 
 POLL_FIRST = 0.05
 POLL_MAX = 0.5
+POLL_MAX_RUNNING = 0.25
+"""Polling without events: the longest pause while one of the items is running."""
 QUIET_POLL = 1.0
 """With events flowing, poll only after this many quiet seconds (missed events)."""
 OUTAGE_PAUSE_MAX = 5.0
@@ -274,6 +276,25 @@ class _NextEvent:
 
 
 @dataclass(frozen=True)
+class _SocketUp:
+    """How many times the socket has connected, when it is up; None when it is down
+    (then it is asked to connect, without waiting)."""
+
+    def run_sync(self, runner: SyncRunner) -> int | None:
+        return _socket_up(runner)
+
+    async def run_async(self, runner: AsyncRunner) -> int | None:
+        return _socket_up(runner)
+
+
+def _socket_up(runner: SyncRunner | AsyncRunner) -> int | None:
+    if runner.hub.connected:
+        return runner.hub.connections
+    runner.hub.connect_soon()
+    return None
+
+
+@dataclass(frozen=True)
 class _Deliver:
     """Hand an event found by polling to the job listeners, as if the socket sent it."""
 
@@ -295,19 +316,24 @@ def track_flow(
     """Follow the registry's items until none is pending, resolving each job as it ends.
 
     With a `listener` (every event of the client's socket) it reacts to status events
-    and polls only when they go quiet; without one it polls light summaries with
-    backoff. An item missing from the queue resolves its job with `JobLostError`; an
-    unreachable server is waited out (the items are in its database).
+    and polls only when they go quiet or the socket (re)connects; while there is no
+    socket it polls light summaries with backoff. An item missing from the queue
+    resolves its job with `JobLostError`; an unreachable server is waited out (the
+    items are in its database).
     """
     status: dict[int, str] = {}
-    intervals = backoff(POLL_FIRST, POLL_MAX)
+    delay = POLL_FIRST
     outage = backoff(0.5, OUTAGE_PAUSE_MAX)
     must_poll = True
+    seen_up: int | None = None
     while ids := registry.ids_or_stop():
         for item_id in ids:
             if item_id not in status and (seen := known(item_id)) is not None:
                 status[item_id] = seen
         try:
+            up = (yield _SocketUp()) if listener is not None else None
+            if up is not None and up != seen_up:
+                seen_up, must_poll = up, True  # (re)connected: what it missed meanwhile is read once
             if must_poll and all(status.get(i) in TERMINAL_STATUSES for i in ids):
                 must_poll = False  # the socket already said how each ended
             if must_poll:
@@ -324,7 +350,7 @@ def track_flow(
                             ))
                     elif summary.status != status.get(item_id):
                         status[item_id] = summary.status
-                        if listener is None or summary.is_terminal:
+                        if up is None or summary.is_terminal:
                             event = _status_event(summary)
                             _note(registry, event)
                             yield _Deliver(event)
@@ -338,8 +364,10 @@ def track_flow(
                         job._settle(item, None)
                     status.pop(item.item_id, None)
                 continue
-            if listener is None:
-                yield Pause(next(intervals))
+            if up is None or listener is None:
+                yield Pause(delay)
+                running = any(status.get(i) == "in_progress" for i in ids)
+                delay = min(delay * 1.6, POLL_MAX_RUNNING if running else POLL_MAX)
                 must_poll = True
                 continue
             event = yield _NextEvent(listener, QUIET_POLL)
@@ -387,7 +415,7 @@ class Track:
         registry = _registry(runner, self.queue_id)
         if not registry.add(self.jobs):
             return
-        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events and runner.hub.connect() else None
+        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events else None
 
         def follow() -> None:
             try:
@@ -404,7 +432,7 @@ class Track:
         registry = _registry(runner, self.queue_id)
         if not registry.add(self.jobs):
             return
-        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events and await runner.hub.connect() else None
+        listener = runner.hub.listen_all(TRACKED_EVENTS) if runner.use_events else None
 
         async def follow() -> None:
             try:

@@ -96,6 +96,8 @@ class _Hub(abc.ABC):
         self._listeners: dict[str, set[Any]] = {}
         self._last_failure = 0.0
         self.connected = False
+        self.connections = 0
+        """How many times the socket has connected: events may be missed between two."""
         self.reconnects = 0
         self.server_disconnected = False
         self.closed = False
@@ -175,6 +177,11 @@ class _Hub(abc.ABC):
     def may_try_connect(self) -> bool:
         return time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
 
+    def _needs_connect(self) -> bool:
+        """Not connected, not closed, no retry pause, and python-socketio is not reconnecting by itself."""
+        reconnecting = self._sio is not None and not self.server_disconnected
+        return not (self.connected or self.closed or reconnecting) and self.may_try_connect()
+
     def note_failure(self, exc: BaseException) -> None:
         self._last_failure = time.monotonic()
         log.info("event socket unavailable (%s: %s); falling back to polling", type(exc).__name__, exc)
@@ -203,6 +210,7 @@ class _Hub(abc.ABC):
         if self.connected is False and self._sio is not None:
             self.reconnects += 1
             self._resubscribe(self._sio)  # a reconnect rejoins the rooms
+        self.connections += 1
         self.connected = True
 
     def _connect_steps(self, timeout: float) -> Generator[Any, Any, bool]:
@@ -299,15 +307,19 @@ class SyncEventHub(_Hub):
     def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
         super().__init__(options, credentials)
         self._connect_lock = threading.Lock()
+        self._connecting = False
 
     def _new_socket(self) -> Any:
         import socketio
 
         verify = self.options.verify
-        tls: dict[str, Any] = {"ssl_verify": verify is not False}
+        # websocket-client checks every text frame's UTF-8 in pure Python (~2 ms per
+        # progress event with a preview image, most of the client's CPU); the frame is
+        # decoded as UTF-8 right after anyway, which checks it again.
+        extra: dict[str, Any] = {"skip_utf8_validation": True}
         if isinstance(verify, str):  # a CA bundle, as the HTTP client was given
-            tls["websocket_extra_options"] = {"sslopt": {"ca_certs": verify}}
-        return socketio.Client(**_SOCKET_SETTINGS, **tls)
+            extra["sslopt"] = {"ca_certs": verify}
+        return socketio.Client(**_SOCKET_SETTINGS, ssl_verify=verify is not False, websocket_extra_options=extra)
 
     def _resubscribe(self, sio: Any) -> None:
         # Runs on the socket's own thread, which must not wait for the acks.
@@ -318,9 +330,20 @@ class SyncEventHub(_Hub):
         with self._connect_lock:
             return _drive(self._connect_steps(timeout))
 
-    def connect_in_background(self) -> None:
-        """Start opening the socket now, so the first submission does not wait for it."""
-        threading.Thread(target=self.connect, name="invokeai-socket-connect", daemon=True).start()
+    def connect_soon(self) -> None:
+        """Start opening the socket if it is not open, without waiting for it."""
+        with self._lock:
+            if self._connecting or not self._needs_connect():
+                return
+            self._connecting = True
+
+        def connect() -> None:
+            try:
+                self.connect()
+            finally:
+                self._connecting = False
+
+        threading.Thread(target=connect, name="invokeai-socket-connect", daemon=True).start()
 
     def subscribe(self, queue_id: str) -> None:
         _drive(self._add_queue_steps(queue_id))
@@ -338,6 +361,7 @@ class AsyncEventHub(_Hub):
     def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
         super().__init__(options, credentials)
         self._connect_lock: asyncio.Lock | None = None  # made in the running loop
+        self._connecting: asyncio.Task[bool] | None = None
         self._resubscribing: set[asyncio.Task[None]] = set()
 
     def _new_socket(self) -> Any:
@@ -359,6 +383,17 @@ class AsyncEventHub(_Hub):
         self._connect_lock = self._connect_lock or asyncio.Lock()
         async with self._connect_lock:
             return await _drive_async(self._connect_steps(timeout))
+
+    def connect_soon(self) -> None:
+        """Start opening the socket if it is not open, without waiting for it (in the running loop)."""
+        if self._connecting is not None or not self._needs_connect():
+            return
+        task = self._connecting = asyncio.get_running_loop().create_task(self.connect())
+
+        def done(_: asyncio.Task[bool]) -> None:
+            self._connecting = None
+
+        task.add_done_callback(done)
 
     async def subscribe(self, queue_id: str) -> None:
         await _drive_async(self._add_queue_steps(queue_id))

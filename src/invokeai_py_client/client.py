@@ -140,7 +140,7 @@ class _Client(ClientCompat, Resource[Runner]):
             # Jobs are followed over the socket: get it ready now, not at the first submit
             # (the async client cannot connect outside its loop; it imports the library).
             if isinstance(runner, SyncRunner):
-                runner.hub.connect_in_background()
+                runner.hub.connect_soon()
             else:
                 threading.Thread(target=importlib.import_module, args=("socketio",), daemon=True).start()
 

@@ -507,15 +507,20 @@ async def _events_async(runner: AsyncRunner, jobs: Sequence[Job[Any]], timeout: 
 
 @dataclass(frozen=True)
 class _OpenEvents:
-    """Open the client's socket before enqueueing, so no early event is missed."""
+    """Start opening the client's socket, without waiting for it (the GPU should not).
+
+    Until it is up, the tracker polls; when it connects, the tracker reads the items
+    once, so no ending is missed. (Progress events come from the moment it is up; the
+    client opens it when it is made, so it usually is.)
+    """
 
     def run_sync(self, runner: SyncRunner) -> None:
         if runner.use_events:
-            runner.hub.connect()
+            runner.hub.connect_soon()
 
     async def run_async(self, runner: AsyncRunner) -> None:
         if runner.use_events:
-            await runner.hub.connect()
+            runner.hub.connect_soon()
 
 
 def submit_flow(runner: Runner, queue_id: str, bodies: Sequence[Mapping[str, Any]]) -> Flow[JobBatch[Runner]]:

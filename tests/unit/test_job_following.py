@@ -19,7 +19,7 @@ from invokeai_py_client import (
 from invokeai_py_client._capabilities import ServerSchema, bundled_document
 from invokeai_py_client._exceptions import NotFoundError
 from invokeai_py_client._flow import Call, Once, Pause
-from invokeai_py_client._following import _Deliver, _NextEvent, _Registry, track_flow
+from invokeai_py_client._following import _Deliver, _NextEvent, _Registry, _SocketUp, track_flow
 from invokeai_py_client.events import EventRouter, parse_event
 from invokeai_py_client.jobs import Job
 from tests.golden import golden_json
@@ -48,10 +48,14 @@ OLD = ServerSchema.from_openapi(bundled_document("6.0.2"), version="6.0.2")
 
 
 def drive(
-    flow: Any, events: list[Any], answers: dict[str, Any], schema: ServerSchema = MODERN
+    flow: Any, events: list[Any], answers: dict[str, Any], schema: ServerSchema = MODERN,
+    socket: list[int | None] | None = None,
 ) -> tuple[list[Any], list[str]]:
     """Run a tracker flow by hand: events feed _NextEvent, answers feed Calls by path suffix
-    (an exception as answer is raised into the flow), `schema` answers the server's schema."""
+    (an exception as answer is raised into the flow), `schema` answers the server's schema,
+    `socket` answers _SocketUp in turn (the connection count, None when down; the last
+    answer repeats; default: up since the first connection)."""
+    socket = list(socket or [1])
     delivered: list[Any] = []
     calls: list[str] = []
     answer: Any = None
@@ -66,6 +70,8 @@ def drive(
             if isinstance(step, Once):
                 assert step.key == "server-schema"
                 answer = schema
+            elif isinstance(step, _SocketUp):
+                answer = socket.pop(0) if len(socket) > 1 else socket[0]
             elif isinstance(step, _NextEvent):
                 answer = events.pop(0) if events else None
             elif isinstance(step, Call):
@@ -103,6 +109,43 @@ def test_events_drive_completion_with_one_initial_poll() -> None:
     assert calls == ["item_summaries_by_ids", "items_by_ids"]
     assert jobs[5].result().status == "completed"
     assert [e.status for e in jobs[5]._seen] == ["in_progress", "completed"]
+
+
+def test_a_socket_not_up_yet_is_polled_for_until_it_connects_then_read_once() -> None:
+    # The submit does not wait for the socket: until it is up the tracker polls (and
+    # hands the statuses it finds to the job's listeners); when it connects, one more
+    # poll reads what happened before the room was joined.
+    polls = iter(["pending", "in_progress", "in_progress"])
+
+    def summaries(call: Call[Any]) -> list[dict[str, Any]]:
+        return [{"item_id": 5, "status": next(polls), "batch_id": "b1"}]
+
+    registry, jobs = registry_of(5)
+    delivered, calls = drive(
+        track_flow("default", registry, SOCKET), [status_event(5, "completed", 3)],
+        {"item_summaries_by_ids": summaries, "items_by_ids": [full_item(5, "completed")]},
+        socket=[None, None, 1],
+    )
+    assert calls == ["item_summaries_by_ids"] * 3 + ["items_by_ids"]
+    assert [e.status for e in delivered] == ["pending", "in_progress"]
+    assert jobs[5].result().status == "completed"
+
+
+def test_a_reconnected_socket_is_followed_by_one_poll() -> None:
+    # Events sent while the socket was down are lost: a new connection means one read.
+    polls = iter(["pending", "completed"])
+
+    def summaries(call: Call[Any]) -> list[dict[str, Any]]:
+        return [{"item_id": 5, "status": next(polls), "batch_id": "b1"}]
+
+    registry, jobs = registry_of(5)
+    _, calls = drive(
+        track_flow("default", registry, SOCKET), [status_event(5, "in_progress", 1)],
+        {"item_summaries_by_ids": summaries, "items_by_ids": [full_item(5, "completed")]},
+        socket=[1, 1, 2],
+    )
+    assert calls == ["item_summaries_by_ids", "item_summaries_by_ids", "items_by_ids"]
+    assert jobs[5].result().status == "completed"
 
 
 def test_events_of_other_items_are_not_kept() -> None:
