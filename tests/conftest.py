@@ -1,7 +1,7 @@
 """Shared fixtures: the real local InvokeAI server and the reference data directory.
 
-Integration tests (everything under tests/integration) are marked `integration`
-automatically and get `server_url`: `INVOKEAI_URL` if set, else the package's own
+Integration tests (everything under tests/integration and tests/reliability) are
+marked `integration` automatically and get `server_url`: `INVOKEAI_URL` if set, else the package's own
 local server, provisioned and started on demand and stopped at the end of the
 session only if this session started it. If it cannot be provisioned or started,
 the tests FAIL with the reason; they are never skipped.
@@ -29,11 +29,13 @@ from tests.golden import golden_path
 
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_DIR = REPO / "tests" / "integration"
+RELIABILITY_DIR = REPO / "tests" / "reliability"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).resolve().is_relative_to(INTEGRATION_DIR):
+        path = Path(str(item.fspath)).resolve()
+        if path.is_relative_to(INTEGRATION_DIR) or path.is_relative_to(RELIABILITY_DIR):
             item.add_marker(pytest.mark.integration)
 
 
