@@ -185,6 +185,36 @@ def _open_stream(path: str) -> Flow[httpx.Response]:
 
 
 @dataclass(frozen=True)
+class ReadWhole:
+    """A step: the body of `path` (an API route), read in chunks and joined.
+
+    Not `response.content`: httpx's response and its stream refer to each other, so a
+    response read whole keeps its body alive until the garbage collector happens to
+    run (tens of MB after a few full-size images); a streamed one never holds it.
+    """
+
+    path: str
+    media: str
+    """What the answer must be (a content-type prefix)."""
+
+    def run_sync(self, runner: SyncRunner) -> bytes:
+        with contextlib.closing(runner.run(_open_stream(self.path))) as response:
+            check_media(response, self.media)
+            try:
+                return b"".join(response.iter_bytes(STREAM_CHUNK))
+            except httpx.HTTPError as exc:
+                raise _stream_error(exc, response) from exc
+
+    async def run_async(self, runner: AsyncRunner) -> bytes:
+        async with contextlib.aclosing(await runner.run(_open_stream(self.path))) as response:
+            check_media(response, self.media)
+            try:
+                return b"".join([chunk async for chunk in response.aiter_bytes(STREAM_CHUNK)])
+            except httpx.HTTPError as exc:
+                raise _stream_error(exc, response) from exc
+
+
+@dataclass(frozen=True)
 class Download:
     """A step: stream `path` (an API route) to the file `dest`.
 
@@ -269,7 +299,7 @@ def upload_flow(
 
 def download_flow(image_name: str, full_resolution: bool = True) -> Flow[bytes]:
     """The image file's bytes (PNG for full resolution, WebP for thumbnails)."""
-    answer: bytes = yield Call("GET", _image_path(image_name, full_resolution), expect="image")
+    answer: bytes = yield ReadWhole(_image_path(image_name, full_resolution), "image/")
     return answer
 
 

@@ -393,3 +393,38 @@ def test_invocation_catalog_falls_back_to_the_bundled_schema(harness: Harness) -
     catalog = harness.call(client, "invocation_catalog")
     assert catalog.node_types() == InvocationCatalog.bundled().node_types()
     assert harness.call(client, "invocation_catalog") is catalog  # fetched once per client
+
+
+def test_image_bytes_are_not_kept_after_the_download(harness: Harness) -> None:
+    # An httpx response read whole sits in a reference cycle with its stream: only the
+    # garbage collector frees its body. Downloads must not leave bodies behind.
+    import gc
+    import tracemalloc
+
+    body = bytes(range(256)) * 4096  # 1 MiB
+
+    def chunks() -> Any:  # a new body per answer, in chunks, as from a socket
+        for k in range(0, len(body), 65536):
+            yield memoryview(body)[k : k + 65536].tobytes()
+
+    async def async_chunks() -> Any:
+        for chunk in chunks():
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        content = chunks() if harness.mode == "sync" else async_chunks()
+        return httpx.Response(200, content=content, headers={"content-type": "image/png"})
+
+    client = harness.client(handler)
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(8):
+            assert harness.call(client.image_repo, "download_image", "a.png") == body
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert kept < len(body), f"{kept / 2**20:.1f} MiB still held after 8 downloads of 1 MiB"
