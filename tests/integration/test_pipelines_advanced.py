@@ -21,8 +21,8 @@ from invokeai_py_client.pipelines import (
     ParallelRefiner,
     ProgressiveRefiner,
     StageBoards,
+    StageJob,
 )
-from invokeai_py_client.pipelines.refine import StageJob
 from tests.graphs import unique
 
 BOARDS = StageBoards(
@@ -119,21 +119,22 @@ def test_batch_refine_queues_everything_before_waiting(client: InvokeAIClient) -
     bases = [base_image(refiner, s) for s in (1, 2, 3)]
     jobs = [refiner.submit_refine(b, "x", refiner_steps=2) for b in bases]
     assert all(j.job.status() in ("pending", "in_progress") for j in jobs[1:])
-    names = [refiner._finish(j)[0] for j in jobs]
+    names = [j.wait().image for j in jobs]
     assert len(set(names)) == 3
     assert len(refiner.batch_refine(bases[:2], "y", refiner_steps=2)) == 2
 
 
 def test_max_workers_bounds_what_is_on_the_queue_at_once(client: InvokeAIClient) -> None:
     refiner = ParallelRefiner(client, boards=BOARDS, max_workers=1)  # the seed's signature
-    submitted: list[StageJob] = []
-    submit = refiner.submit_refine
+    submitted: list[StageJob[Any]] = []
+    stage = refiner.stages["refine"]
+    submit = stage._submit_flow
 
-    def recording(*args: Any, **kwargs: Any) -> StageJob:
-        submitted.append(submit(*args, **kwargs))
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        submitted.append((yield from submit(*args, **kwargs)))
         return submitted[-1]
 
-    refiner.submit_refine = recording  # type: ignore[method-assign]
+    stage._submit_flow = recording  # type: ignore[method-assign]
     bases = [base_image(refiner, s) for s in (7, 8)]
     refined = refiner.batch_refine(bases, "z", refiner_steps=2)
     assert len(set(refined)) == 2 and len(submitted) == 2

@@ -9,17 +9,29 @@ refused with the installed candidates.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Unpack
 
 from .._exceptions import ValidationError
+from .._flow import AsyncRunner, Flow, Runner
+from .._resource import operation
 from ..queue_models import QueueItem
 from ..workflows.face import face_detected
-from .refine import MultiStageRefiner
+from .refine import MultiStageRefiner, PipelineOptions, base_values, refine_values
+from .stage import DictView, image_name_flow
 
-__all__ = ["DETAIL_LEVELS", "TEXTURE_PROMPTS", "DetailEnhancer", "FaceRefiner"]
+__all__ = [
+    "DETAIL_LEVELS",
+    "TEXTURE_PROMPTS",
+    "AsyncDetailEnhancer",
+    "AsyncFaceRefiner",
+    "DetailEnhancer",
+    "FaceRefiner",
+    "FaceResult",
+    "PortraitResult",
+]
 
 log = logging.getLogger("invokeai_py_client.pipelines")
 
@@ -45,51 +57,79 @@ def _choice(value: str, allowed: Mapping[str, Any], what: str) -> Any:
     return allowed[value]
 
 
-@dataclass
-class FaceRefiner(MultiStageRefiner):
-    """Adds a face pass (detect, redraw the face crop, paste back) to the multi-stage pipeline."""
+@dataclass(frozen=True)
+class FaceResult:
+    """A face pass: its image, queue item and whether a face was found (unpacks as a 3-tuple)."""
 
-    face_model: str | None = None
-    """SDXL refiner model (name or key) for the face pass; None keeps the synced one."""
+    image: str
+    item: QueueItem
+    found: bool
+    """False: no face, and `image` is an unchanged copy of the input."""
 
-    def setup_workflows(self) -> None:
-        super().setup_workflows()
-        self.setup_face_workflows()
+    def __iter__(self) -> Any:
+        return iter((self.image, self.item, self.found))
 
-    def setup_face_workflows(self) -> None:
-        """Load the face workflow and point its model at an installed one."""
-        self.face_restore_wf = self._load("face_restore.json")
-        self.face_restore_wf.sync_dnn_model(by_name=True, by_base=True)
 
+@dataclass(frozen=True)
+class PortraitResult(DictView):
+    """What `portrait_pipeline` made: image names by stage (reads as the seed's dict too)."""
+
+    base: str
+    refined: str
+    face_enhanced: str | None = None
+    """None when the face pass was not asked for."""
+    metadata: dict[str, QueueItem] = field(default_factory=dict)
+
+
+class FaceRefiner(MultiStageRefiner[Runner]):
+    """The multi-stage pipeline plus a face pass (detect, redraw the face crop, paste back).
+
+    `face_model`: SDXL refiner model (name or key) for the face pass; None keeps the synced one.
+    """
+
+    def __init__(self, client: Any, face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, **options)
+        self.face_model = face_model
+        self.stages["face"] = self.make_stage("face_restore.json", board=self.boards.face_enhanced)
+
+    def _face_flow(
+        self, image: str | os.PathLike[str] | Any, enhancement_strength: float, model: str | None, prompt: str | None
+    ) -> Flow[FaceResult]:
+        name = yield from image_name_flow(self.client, image)
+        values: dict[int | str, Any] = {"Input image": name, "Enhancement strength": enhancement_strength}
+        if model or self.face_model:
+            values["Face model"] = model or self.face_model
+        if prompt:
+            values["Face prompt"] = prompt
+        result, item = yield from self.stages["face"]._run_flow(values)
+        found = face_detected(item)
+        if not found:
+            log.info("no face found in %s; the image is unchanged", name)
+        return FaceResult(result, item, found)
+
+    @operation
     def enhance_face(
-        self, image: str | Path | Any, enhancement_strength: float = 0.5, model: str | None = None,
+        self, image: str | os.PathLike[str] | Any, enhancement_strength: float = 0.5, model: str | None = None,
         prompt: str | None = None,
-    ) -> tuple[str, QueueItem, bool]:
+    ) -> Flow[FaceResult]:
         """Run the face pass; returns (image name, queue item, whether a face was found).
 
         With no face the server returns the image unchanged; the name then points at
         that unchanged copy.
         """
-        values: dict[int | str, Any] = {
-            "Input image": self.ensure_image_name(image), "Enhancement strength": enhancement_strength,
-            "Output board": self.boards.face_enhanced,
-        }
-        if model or self.face_model:
-            values["Face model"] = model or self.face_model
-        if prompt:
-            values["Face prompt"] = prompt
-        name, item = self._run(self.face_restore_wf, values)
-        found = face_detected(item)
-        if not found:
-            log.info("no face found in %s; the image is unchanged", values["Input image"])
-        return name, item, found
+        return self._face_flow(image, enhancement_strength, model, prompt)
 
-    def detect_and_enhance_faces(self, image: str | Path | Any, enhancement_strength: float = 0.5) -> str:
+    def _detect_flow(self, image: str | os.PathLike[str] | Any, enhancement_strength: float) -> Flow[str]:
+        original = yield from image_name_flow(self.client, image)
+        result = yield from self._face_flow(original, enhancement_strength, None, None)
+        return result.image if result.found else original
+
+    @operation
+    def detect_and_enhance_faces(self, image: str | os.PathLike[str] | Any, enhancement_strength: float = 0.5) -> Flow[str]:
         """The seed's method: the enhanced image, or the input's name when there is no face."""
-        original = self.ensure_image_name(image)
-        name, _, found = self.enhance_face(original, enhancement_strength)
-        return name if found else original
+        return self._detect_flow(image, enhancement_strength)
 
+    @operation
     def portrait_pipeline(
         self,
         prompt: str,
@@ -101,52 +141,67 @@ class FaceRefiner(MultiStageRefiner):
         steps: int = 35,
         width: int = 1024,
         height: int = 1024,
-    ) -> dict[str, Any]:
+    ) -> Flow[PortraitResult]:
         """Base portrait, refinement, then the face pass; image names by stage."""
-        results: dict[str, Any] = {}
-        base, _ = self.generate_base(
+        metadata: dict[str, QueueItem] = {}
+        base, metadata["base"] = yield from self.stages["base"]._run_flow(base_values(
             prompt + ", portrait, face focus", negative_prompt + ", bad face, distorted face",
-            seed=seed, steps=steps, cfg_scale=7.5, width=width, height=height,
+            seed, steps, 7.5, width, height,
+        ))
+        refined, metadata["refined"] = yield from self.stages["refine"]._run_flow(
+            refine_values(base, prompt, negative_prompt, 15, 0.3, 7.0)
         )
-        results["base"] = base
-        refined, _ = self.refine_image(base, prompt, negative_prompt, refiner_steps=15, refiner_strength=0.3)
-        results["refined"] = refined
+        face = None
         if enhance_face:
-            results["face_enhanced"] = self.detect_and_enhance_faces(refined, face_strength)
-        return results
+            face = yield from self._detect_flow(refined, face_strength)
+        return PortraitResult(base, refined, face, metadata)
 
 
-@dataclass
-class DetailEnhancer(FaceRefiner):
+class DetailEnhancer(FaceRefiner[Runner]):
     """Masked region passes, texture passes and chains of them (faces included)."""
 
-    def setup_workflows(self) -> None:
-        super().setup_workflows()
-        self.masked_wf = self._load("masked_refine.json")
-        self.masked_wf.sync_dnn_model(by_name=True, by_base=True)
+    def __init__(self, client: Any, face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, face_model, **options)
+        self.stages["masked"] = self.make_stage("masked_refine.json", board=self.boards.detail)
 
-    def enhance_region(self, image: str | Path | Any, mask: str | Path | Any, prompt: str, detail_level: str = "high") -> str:
+    def _region_flow(
+        self, image: str | os.PathLike[str] | Any, mask: str | os.PathLike[str] | Any, prompt: str, detail_level: str
+    ) -> Flow[str]:
+        config = _choice(detail_level, DETAIL_LEVELS, "detail level")
+        name = yield from image_name_flow(self.client, image)
+        mask_name = yield from image_name_flow(self.client, mask)
+        result, _ = yield from self.stages["masked"]._run_flow(
+            {"Input image": name, "Mask image": mask_name, "Prompt": prompt, "Steps": int(config["steps"]),
+             "Strength": config["strength"], "CFG scale": config["cfg"]}
+        )
+        return result
+
+    @operation
+    def enhance_region(
+        self, image: str | os.PathLike[str] | Any, mask: str | os.PathLike[str] | Any, prompt: str,
+        detail_level: str = "high",
+    ) -> Flow[str]:
         """Refine where the mask is black (InvokeAI's convention); other pixels stay identical.
 
         `image` and `mask` may be image names, local files or PIL images (uploaded).
         """
-        config = _choice(detail_level, DETAIL_LEVELS, "detail level")
-        name, _ = self._run(
-            self.masked_wf,
-            {"Input image": self.ensure_image_name(image), "Mask image": self.ensure_image_name(mask), "Prompt": prompt,
-             "Steps": int(config["steps"]), "Strength": config["strength"], "CFG scale": config["cfg"],
-             "Output board": self.boards.detail},
-        )
-        return name
+        return self._region_flow(image, mask, prompt, detail_level)
 
-    def enhance_textures(self, image: str | Path | Any, texture_type: str = "fabric") -> str:
-        """A refiner pass with a texture prompt (`TEXTURE_PROMPTS`)."""
+    def _texture_flow(self, image: str | os.PathLike[str] | Any, texture_type: str) -> Flow[str]:
         prompt = _choice(texture_type, TEXTURE_PROMPTS, "texture type")
-        return self.refine_image(
-            self.ensure_image_name(image), prompt, refiner_steps=15, refiner_strength=0.4, cfg_scale=8.0
-        )[0]
+        name = yield from image_name_flow(self.client, image)
+        result, _ = yield from self.stages["refine"]._run_flow(refine_values(name, prompt, "", 15, 0.4, 8.0))
+        return result
 
-    def multi_detail_enhancement(self, image: str | Path | Any, enhancements: Sequence[Mapping[str, Any]]) -> str:
+    @operation
+    def enhance_textures(self, image: str | os.PathLike[str] | Any, texture_type: str = "fabric") -> Flow[str]:
+        """A refiner pass with a texture prompt (`TEXTURE_PROMPTS`)."""
+        return self._texture_flow(image, texture_type)
+
+    @operation
+    def multi_detail_enhancement(
+        self, image: str | os.PathLike[str] | Any, enhancements: Sequence[Mapping[str, Any]]
+    ) -> Flow[str]:
         """Apply enhancements in order: ``{"type": "face"|"texture"|"masked", ...}``.
 
         Every entry is checked before the first pass runs.
@@ -164,12 +219,18 @@ class DetailEnhancer(FaceRefiner):
                 problems.append(f"enhancement {i}: unknown detail level {e.get('detail_level')!r}")
         if problems:
             raise ValidationError("bad enhancement list", problems)
-        current = self.ensure_image_name(image)
+        current = yield from image_name_flow(self.client, image)
         for e in enhancements:
             if e["type"] == "face":
-                current = self.detect_and_enhance_faces(current, e.get("strength", 0.5))
+                current = yield from self._detect_flow(current, e.get("strength", 0.5))
             elif e["type"] == "texture":
-                current = self.enhance_textures(current, e.get("texture_type", "fabric"))
+                current = yield from self._texture_flow(current, e.get("texture_type", "fabric"))
             else:
-                current = self.enhance_region(current, e["mask"], e["prompt"], e.get("detail_level", "high"))
+                current = yield from self._region_flow(current, e["mask"], e["prompt"], e.get("detail_level", "high"))
         return current
+
+
+AsyncFaceRefiner = FaceRefiner[AsyncRunner]
+"""`FaceRefiner` of an `AsyncInvokeAIClient`: the same methods, awaited."""
+AsyncDetailEnhancer = DetailEnhancer[AsyncRunner]
+"""`DetailEnhancer` of an `AsyncInvokeAIClient`: the same methods, awaited."""

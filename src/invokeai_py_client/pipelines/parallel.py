@@ -2,32 +2,33 @@
 
 The seed ran refinements in threads sharing one workflow handle (each thread could
 submit another thread's values). Here every refinement is enqueued first, on its own
-copy of the handle, and then waited for: the server's queue is never empty while
-work remains, and no thread is needed.
+copy of the stage's workflow, and then waited for: the server's queue is never empty
+while work remains, and no thread is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack, overload
 
-from .._exceptions import InvokeAIError, JobTimeoutError, ValidationError
-from .._flow import SyncRunner
-from ..jobs import Job
-from .refine import MultiStageRefiner, StageJob
+from .._exceptions import InvokeAIError, ValidationError
+from .._flow import AsyncRunner, Flow, Runner, SyncRunner
+from .._resource import operation
+from ..images import delete_image_flow
+from ..queue_models import QueueItem
+from .refine import MultiStageRefiner, PipelineOptions, base_values, refine_values, upscale_values
+from .scheduler import Next, StageOutcome, _AnyDone, schedule_flow, stream_async, stream_sync
+from .stage import DictView, StageJob
 
-__all__ = ["EfficientRefiner", "ParallelRefiner"]
+__all__ = ["AsyncEfficientRefiner", "AsyncParallelRefiner", "EfficientRefiner", "ParallelRefiner", "StreamResult"]
 
 log = logging.getLogger("invokeai_py_client.pipelines")
 
 
-@dataclass
-class ParallelRefiner(MultiStageRefiner):
+class ParallelRefiner(MultiStageRefiner[Runner]):
     """Refine many images or prompt variations with everything queued up front.
 
     `max_workers` (the seed's argument) bounds how many refinements this refiner has on
@@ -35,142 +36,191 @@ class ParallelRefiner(MultiStageRefiner):
     queues them all. No threads are used either way.
     """
 
-    max_workers: int | None = None
+    def __init__(self, client: Any, max_workers: int | None = None, **options: Unpack[PipelineOptions]) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValidationError(f"max_workers must be >= 1 (or None), got {max_workers}")
+        super().__init__(client, **options)
+        self.max_workers = max_workers
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_workers is not None and self.max_workers < 1:
-            raise ValidationError(f"max_workers must be >= 1 (or None), got {self.max_workers}")
+    def _bounded(self, runs: Sequence[Mapping[int | str, Any]]) -> Flow[list[str]]:
+        """Submit refinements in order with at most `max_workers` in flight; the images, in order."""
+        limit = self.max_workers or max(len(runs), 1)
+        stage = self.stages["refine"]
+        jobs: list[StageJob[Runner]] = []
+        for values in runs:
+            while sum(1 for j in jobs if not j.job.done()) >= limit:
+                yield _AnyDone([j.job for j in jobs if not j.job.done()], self.timeout)
+            jobs.append((yield from stage._submit_flow(values)))
+        images = []
+        for stage_job in jobs:
+            image, _ = yield from stage._wait_flow(stage_job)
+            images.append(image)
+        return images
 
-    def _bounded(self, submits: Sequence[Callable[[], StageJob]]) -> list[str]:
-        """Submit in order with at most `max_workers` in flight; the images, in order."""
-        limit = self.max_workers or max(len(submits), 1)
-        jobs: list[StageJob] = []
-        for submit in submits:
-            if len(jobs) >= limit:
-                concurrent.futures.wait([jobs[-limit].job], timeout=self.timeout)
-            jobs.append(submit())
-        return [self._finish(job)[0] for job in jobs]
-
+    @operation
     def batch_refine(
         self, images: Sequence[str], prompt: str, parallel: bool = True, *, refiner_steps: int = 15,
         refiner_strength: float = 0.3,
-    ) -> list[str]:
+    ) -> Flow[list[str]]:
         """Refine every image; results in input order. `parallel=False` runs one at a time."""
-        if not parallel:
-            return [self.refine_image(i, prompt, refiner_steps=refiner_steps, refiner_strength=refiner_strength)[0]
-                    for i in images]
-        return self._bounded([
-            functools.partial(self.submit_refine, i, prompt, refiner_steps=refiner_steps,
-                              refiner_strength=refiner_strength)
-            for i in images
-        ])
+        runs = [refine_values(i, prompt, "", refiner_steps, refiner_strength, 7.0) for i in images]
+        if parallel:
+            return (yield from self._bounded(runs))
+        images = []
+        for values in runs:
+            image, _ = yield from self.stages["refine"]._run_flow(values)
+            images.append(image)
+        return images
 
+    def _variation_runs(
+        self, base_image: str, prompts: Sequence[str], common_params: Mapping[str, Any] | None
+    ) -> list[dict[int | str, Any]]:
+        p = dict(common_params or {})
+        return [
+            refine_values(base_image, prompt, p.get("negative_prompt", ""), p.get("steps", 15), p.get("strength", 0.4),
+                          p.get("cfg_scale", 7.0))
+            for prompt in prompts
+        ]
+
+    @operation
     def refine_variations(
         self, base_image: str, prompts: Sequence[str], common_params: Mapping[str, Any] | None = None
-    ) -> list[str]:
+    ) -> Flow[list[str]]:
         """One refinement of `base_image` per prompt, all queued at once."""
-        params = dict(common_params or {})
-        return self._bounded([
-            functools.partial(
-                self.submit_refine, base_image, prompt, params.get("negative_prompt", ""), params.get("steps", 15),
-                params.get("strength", 0.4), params.get("cfg_scale", 7.0),
-            )
-            for prompt in prompts
-        ])
+        return self._bounded(self._variation_runs(base_image, prompts, common_params))
 
     async def parallel_variations(
         self, base_image: str, prompts: Sequence[str], common_params: Mapping[str, Any] | None = None
     ) -> list[str]:
-        """The seed's coroutine: `refine_variations` on a worker thread."""
-        return await asyncio.to_thread(self.refine_variations, base_image, prompts, common_params)
+        """The seed's coroutine (on either client): `refine_variations`, awaited."""
+        flow = self._bounded(self._variation_runs(base_image, prompts, common_params))
+        if isinstance(self._runner, AsyncRunner):
+            return await self._runner.run(flow)
+        runner = self._runner
+        return await asyncio.to_thread(runner.run, flow)
 
 
-@dataclass
-class EfficientRefiner(MultiStageRefiner):
+@dataclass(frozen=True)
+class StreamResult(DictView):
+    """One finished stage of `streaming_pipeline` (reads as the seed's dict: ``result["image"]``)."""
+
+    stage: str
+    """``"base"``, ``"refined"`` or ``"upscaled"``."""
+    prompt: str
+    image: str
+    item_id: int
+    item: QueueItem
+
+
+STREAM_STAGES = ("base", "refine", "upscale")
+
+
+class EfficientRefiner(MultiStageRefiner[Runner]):
     """Stream prompts through the stages, deleting each superseded intermediate image."""
 
-    cleanup_intermediate: bool = True
+    def __init__(self, client: Any, cleanup_intermediate: bool = True, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, **options)
+        self.cleanup_intermediate = cleanup_intermediate
 
-    def cleanup_image(self, image_name: str) -> bool:
-        """Delete an image from the server; False (logged) when it could not be deleted."""
+    def _cleanup_flow(self, image_name: str) -> Flow[bool]:
         if not self.cleanup_intermediate:
             return False
         try:
-            self.client.image_repo.delete_image(image_name)
+            yield from delete_image_flow(image_name)
         except InvokeAIError as exc:
             log.warning("could not delete %s: %s", image_name, exc)
             return False
         return True
 
+    @operation
+    def cleanup_image(self, image_name: str) -> Flow[bool]:
+        """Delete an image from the server; False (logged) when it could not be deleted."""
+        return self._cleanup_flow(image_name)
+
+    def _stream_schedule(
+        self, prompts: Sequence[str], stages: Sequence[str], look_ahead: int, params: dict[str, Any]
+    ) -> Any:
+        unknown = [s for s in stages if s not in STREAM_STAGES]
+        if unknown or "base" not in stages:
+            raise ValidationError(f"stages must include 'base' and come from base/refine/upscale, got {list(stages)}")
+        if look_ahead < 1:
+            raise ValidationError(f"look_ahead must be >= 1, got {look_ahead}")
+        order = [s for s in STREAM_STAGES if s in stages]
+        negative = params.get("negative_prompt", "")
+        refine_kw = (params.pop("refiner_steps", 15), params.pop("refiner_strength", 0.3),
+                     params.pop("refine_cfg_scale", params.get("cfg_scale", 7.0)))
+        upscale_kw = (params.pop("scale", 2), params.pop("upscale_model", None))
+        base_kw = {"negative_prompt": negative, "seed": None, "steps": 30, "cfg_scale": 7.0, "width": 1024,
+                   "height": 1024}
+        extra = set(params) - set(base_kw)
+        if extra:
+            raise ValidationError(f"streaming_pipeline got unknown keywords: {', '.join(sorted(extra))}")
+        base_kw.update(params)
+
+        def start(index: int) -> Next:
+            values = base_values(prompts[index], base_kw["negative_prompt"], base_kw["seed"], base_kw["steps"],
+                                 base_kw["cfg_scale"], base_kw["width"], base_kw["height"])
+            return Next(self.stages["base"], values, "base")
+
+        def decide(outcome: StageOutcome) -> Flow[Next | None]:
+            done_stage = order[outcome.step]
+            follow = order[outcome.step + 1] if outcome.step + 1 < len(order) else None
+            nxt = None
+            if follow == "refine":
+                nxt = Next(self.stages["refine"], refine_values(outcome.image, prompts[outcome.chain], negative,
+                                                                *refine_kw), "refined")
+            elif follow == "upscale":
+                nxt = Next(self.stages["upscale"], upscale_values(outcome.image, *upscale_kw), "upscaled")
+            if outcome.previous is not None:
+                yield from self._cleanup_flow(outcome.previous)  # the next stage has its image now
+            log.debug("%s of prompt %d done; next: %s", done_stage, outcome.chain, follow)
+            return nxt
+
+        def emit(o: StageOutcome) -> StreamResult:
+            return StreamResult(o.name, prompts[o.chain], o.image, o.item_id, o.item)
+
+        return schedule_flow(len(prompts), start, decide, look_ahead=look_ahead, timeout=self.timeout, emit=emit)
+
+    @overload
+    def streaming_pipeline(
+        self: EfficientRefiner[SyncRunner], prompts: Sequence[str], stages: Sequence[str] = ...,
+        *, look_ahead: int = 2, **params: Any,
+    ) -> Iterator[StreamResult]: ...
+    @overload
+    def streaming_pipeline(
+        self: EfficientRefiner[AsyncRunner], prompts: Sequence[str], stages: Sequence[str] = ...,
+        *, look_ahead: int = 2, **params: Any,
+    ) -> AsyncIterator[StreamResult]: ...
     def streaming_pipeline(
         self,
         prompts: Sequence[str],
-        stages: Sequence[str] = ("base", "refine", "upscale"),
+        stages: Sequence[str] = STREAM_STAGES,
         *,
         look_ahead: int = 2,
         **params: Any,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield ``{"stage", "prompt", "image", "item_id"}`` as each stage of each prompt finishes.
+    ) -> Iterator[StreamResult] | AsyncIterator[StreamResult]:
+        """Yield a `StreamResult` (``stage``, ``prompt``, ``image``, ``item_id``) as each stage of each prompt finishes.
 
-        A scheduler, not a loop: a prompt's next stage is enqueued at the FRONT of the
-        queue the moment its previous stage finishes, so finished images come early,
-        while up to `look_ahead` base generations wait behind it so the server never
-        runs dry (and one client does not flood a shared server). Images move between
-        stages by name on the server. Each superseded image is deleted once the next
-        stage has it (`cleanup_intermediate`).
+        An iterator on the sync client, an async iterator on the async one. A scheduler,
+        not a loop: a prompt's next stage is enqueued at the FRONT of the queue the moment
+        its previous stage finishes, so finished images come early, while up to
+        `look_ahead` base generations wait behind it so the server never runs dry (and
+        one client does not flood a shared server). Images move between stages by name
+        on the server. Each superseded image is deleted once the next stage has finished
+        with it (`cleanup_intermediate`).
 
         Keywords reach the stage they name: ``refiner_steps``, ``refiner_strength`` and
         ``refine_cfg_scale`` the refinement; ``scale`` and ``upscale_model`` the upscale;
         the rest (``negative_prompt``, ``seed``, ``steps``, ``cfg_scale``, ``width``,
         ``height``) the base generation.
         """
-        order = [s for s in ("base", "refine", "upscale") if s in stages]
-        unknown = [s for s in stages if s not in ("base", "refine", "upscale")]
-        if unknown or "base" not in stages:
-            raise ValidationError(f"stages must include 'base' and come from base/refine/upscale, got {list(stages)}")
-        if look_ahead < 1:
-            raise ValidationError(f"look_ahead must be >= 1, got {look_ahead}")
-        refine_kw = {
-            "refiner_steps": params.pop("refiner_steps", 15),
-            "refiner_strength": params.pop("refiner_strength", 0.3),
-            "cfg_scale": params.pop("refine_cfg_scale", params.get("cfg_scale", 7.0)),
-            "negative_prompt": params.get("negative_prompt", ""),
-        }
-        upscale_kw = {"scale": params.pop("scale", 2), "model": params.pop("upscale_model", None)}
-        base_kw = params
-        labels = {"base": "base", "refine": "refined", "upscale": "upscaled"}
-        pending: dict[Job[SyncRunner], tuple[int, str, StageJob, str | None]] = {}
-        next_prompt = 0
+        schedule = self._stream_schedule(prompts, stages, look_ahead, dict(params))
+        if isinstance(self._runner, AsyncRunner):
+            return stream_async(self._runner, schedule)
+        return stream_sync(self._runner, schedule)
 
-        def top_up() -> None:
-            nonlocal next_prompt
-            while next_prompt < len(prompts) and sum(1 for p in pending.values() if p[1] == "base") < look_ahead:
-                stage_job = self.submit_base(prompts[next_prompt], **base_kw)
-                pending[stage_job.job] = (next_prompt, "base", stage_job, None)
-                next_prompt += 1
 
-        def pending_done(done: set[Any]) -> list[Job[SyncRunner]]:
-            return [job for job in pending if job in done]
-
-        top_up()
-        while pending:
-            done, _ = concurrent.futures.wait(list(pending), timeout=self.timeout,
-                                              return_when=concurrent.futures.FIRST_COMPLETED)
-            if not done:
-                raise JobTimeoutError(f"no stage finished within {self.timeout}s", None)
-            for job in sorted(pending_done(done), key=lambda j: j.item_id):
-                index, stage, stage_job, superseded = pending.pop(job)
-                image, item = self._finish(stage_job)
-                if superseded is not None:
-                    self.cleanup_image(superseded)
-                yield {"stage": labels[stage], "prompt": prompts[index], "image": image, "item_id": item.item_id}
-                follow = order[order.index(stage) + 1] if stage != order[-1] else None
-                if follow == "refine":
-                    nxt = self.submit_refine(image, prompts[index], prepend=True, **refine_kw)
-                elif follow == "upscale":
-                    nxt = self.submit_upscale(image, prepend=True, **upscale_kw)
-                else:
-                    continue
-                pending[nxt.job] = (index, follow, nxt, image)
-            top_up()
+AsyncParallelRefiner = ParallelRefiner[AsyncRunner]
+"""`ParallelRefiner` of an `AsyncInvokeAIClient`: the same methods, awaited."""
+AsyncEfficientRefiner = EfficientRefiner[AsyncRunner]
+"""`EfficientRefiner` of an `AsyncInvokeAIClient`: `streaming_pipeline` is an async iterator."""

@@ -7,36 +7,48 @@
     >>> results["upscaled"]                                                 # doctest: +SKIP
     'c0ffee....png'
 
-Each stage method returns ``(image_name, queue_item)`` and raises the typed job
-errors (`JobFailedError`, ...) instead of returning None. Each call works on its
-own copy of the stage's workflow handle, so stage methods may run from several
-threads at once.
+The async twin takes an `AsyncInvokeAIClient`; its methods are the same, awaited:
+
+    >>> refiner = AsyncMultiStageRefiner(AsyncInvokeAIClient())               # doctest: +SKIP
+    >>> results = await refiner.full_pipeline("a castle on a hill", seed=42)  # doctest: +SKIP
+
+A pipeline is made of `Stage` objects (``refiner.stages["refine"]``), each loading its
+workflow the first time it runs. Each stage method returns ``(image_name, queue_item)``
+and raises the typed job errors (`JobFailedError`, ...) instead of returning None.
+Each run works on its own copy of the stage's workflow, so stage methods may run from
+several threads or tasks at once.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Callable, Mapping
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from .._exceptions import InvokeAIError, JobError, ValidationError
-from .._flow import SyncRunner
-from ..client import InvokeAIClient
-from ..events import Event
-from ..jobs import Job
+from .._exceptions import InvokeAIError, JobError
+from .._flow import AsyncRunner, Flow, Runner
+from .._resource import Resource, operation
+from ..jobs import EventCallback
 from ..queue_models import QueueItem
-from ..workflow.definition import WorkflowDefinition
-from ..workflow.handle import WorkflowHandle
-from ..workflows import bundled_workflow_path
+from .stage import DictView, Stage, StageJob, StageResult, image_name_flow, pick_seed
 
-__all__ = ["MultiStageRefiner", "StageBoards", "StageJob", "StageModels", "first_image", "pick_seed"]
+if TYPE_CHECKING:
+    from ..client import _Client
+
+__all__ = [
+    "AsyncMultiStageRefiner",
+    "MultiStageRefiner",
+    "PipelineOptions",
+    "PipelineResult",
+    "StageBoards",
+    "StageJob",
+    "StageModels",
+    "pick_seed",
+]
 
 log = logging.getLogger("invokeai_py_client.pipelines")
-
-MAX_SEED = 4294967295
 
 
 @dataclass(frozen=True)
@@ -59,89 +71,98 @@ class StageModels:
     upscaler: str | None = None
 
 
+class PipelineOptions(TypedDict, total=False):
+    """What every pipeline class takes besides the client."""
+
+    boards: StageBoards
+    models: StageModels
+    workflows_dir: str | os.PathLike[str] | None
+    """A folder with the stage workflows (same file names) to use instead of the bundled ones."""
+    timeout: float | None
+    """Seconds to wait for each stage run."""
+    on_event: EventCallback | None
+    """Called with every event of every stage run."""
+
+
 @dataclass(frozen=True)
-class StageJob:
-    """A submitted stage run: the handle copy it used and its job."""
+class PipelineResult(DictView):
+    """What `full_pipeline` made: image names by stage (reads as the seed's dict too)."""
 
-    handle: WorkflowHandle[SyncRunner]
-    job: Job[SyncRunner]
-
-
-def pick_seed(seed: int | None) -> int:
-    """A valid seed: the one given, or a random one when None or negative (logged)."""
-    if seed is not None and 0 <= seed <= MAX_SEED:
-        return seed
-    if seed is not None and seed > MAX_SEED:
-        raise ValidationError(f"seed {seed} is above the maximum {MAX_SEED}")
-    chosen = random.randint(0, MAX_SEED)
-    log.info("seed %s -> random seed %d", seed, chosen)
-    return chosen
+    base: str | None = None
+    refined: str | None = None
+    upscaled: str | None = None
+    metadata: dict[str, QueueItem] = field(default_factory=dict)
+    """The finished queue item of each stage that ran."""
+    errors: dict[str, InvokeAIError] = field(default_factory=dict)
+    """Stages that failed and were passed over (a failed refinement: the base goes on)."""
 
 
-def first_image(handle: WorkflowHandle[SyncRunner], item: QueueItem) -> str:
-    """The stage's final image: the first image of a non-intermediate output node."""
-    outputs = handle.map_outputs_to_images(item)
-    finals = [o for o in outputs if o.get("is_intermediate") is False] or outputs
-    for out in finals:
-        if out["image_names"]:
-            return str(out["image_names"][-1])
-    raise InvokeAIError(f"queue item {item.item_id} of {handle.name!r} produced no image")
+def base_values(
+    prompt: str, negative_prompt: str, seed: int | None, steps: int, cfg_scale: float, width: int, height: int
+) -> dict[int | str, Any]:
+    """The base stage's Form values (bundled `sdxl_base.json` labels)."""
+    return {"Positive prompt": prompt, "Negative prompt": negative_prompt, "Seed": pick_seed(seed),
+            "Steps": steps, "CFG scale": cfg_scale, "Width": width, "Height": height}
 
 
-@dataclass
-class MultiStageRefiner:
-    """Base generation, refinement and upscaling with the bundled stage workflows."""
+def refine_values(
+    image: str, prompt: str, negative_prompt: str, steps: int, strength: float, cfg_scale: float
+) -> dict[int | str, Any]:
+    """The refine stage's Form values (bundled `sdxl_refiner.json` labels)."""
+    return {"Input image": image, "Prompt": prompt, "Negative prompt": negative_prompt,
+            "Refinement steps": steps, "Strength": strength, "CFG scale": cfg_scale}
 
-    client: InvokeAIClient
-    boards: StageBoards = field(default_factory=StageBoards)
-    models: StageModels = field(default_factory=StageModels)
-    workflows_dir: Path | None = None
-    timeout: float | None = 600.0
-    on_event: Callable[[Event], None] | None = None
 
-    def __post_init__(self) -> None:
-        self.setup_workflows()
+def upscale_values(image: str, scale: int, model: str | None) -> dict[int | str, Any]:
+    """The upscale stage's Form values (bundled `esrgan_upscale.json` labels)."""
+    values: dict[int | str, Any] = {"Input image": image, "Scale": scale}
+    if model:
+        values["Upscaling model"] = model
+    return values
 
-    def _load(self, filename: str) -> WorkflowHandle[SyncRunner]:
-        path = (self.workflows_dir / filename) if self.workflows_dir else bundled_workflow_path(filename)
-        return self.client.workflow_repo.create_workflow(WorkflowDefinition.from_file(path))
 
-    def setup_workflows(self) -> None:
-        """Load the stage workflows and point their models at installed ones."""
-        self.base_wf = self._load("sdxl_base.json")
-        self.refiner_wf = self._load("sdxl_refiner.json")
-        self.upscale_wf = self._load("esrgan_upscale.json")
-        for handle in (self.base_wf, self.refiner_wf, self.upscale_wf):
-            handle.sync_dnn_model(by_name=True, by_base=True)
-        if self.models.base:
-            self.base_wf.get_input_value("Model").value = self.models.base
-        if self.models.refiner:
-            self.refiner_wf.get_input_value("Model").value = self.models.refiner
+class MultiStageRefiner(Resource[Runner]):
+    """Base generation, refinement and upscaling, each a `Stage` of a bundled workflow."""
 
-    def _submit(
-        self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any], *, prepend: bool = False
-    ) -> StageJob:
-        """Enqueue one stage run on a private copy of the stage's handle (no waiting)."""
-        wf = handle.clone()
-        for key, value in values.items():
-            wf.get_input_value(key).value = value
-        return StageJob(wf, wf.submit_sync(prepend=prepend))
+    def __init__(self, client: _Client[Runner], **options: Unpack[PipelineOptions]) -> None:
+        self._runner = client._runner
+        self.client: _Client[Runner] = client
+        self.boards: StageBoards = options.get("boards") or StageBoards()
+        self.models: StageModels = options.get("models") or StageModels()
+        folder = options.get("workflows_dir")
+        self.workflows_dir = Path(folder) if folder is not None else None
+        self.timeout: float | None = options.get("timeout", 600.0)
+        self.on_event: EventCallback | None = options.get("on_event")
+        self.stages: dict[str, Stage[Runner]] = {
+            "base": self.make_stage("sdxl_base.json", board=self.boards.base, values={"Model": self.models.base}),
+            "refine": self.make_stage(
+                "sdxl_refiner.json", board=self.boards.refined, values={"Model": self.models.refiner}
+            ),
+            "upscale": self.make_stage(
+                "esrgan_upscale.json", board=self.boards.upscaled, values={"Upscaling model": self.models.upscaler}
+            ),
+        }
+        """The pipeline's stages by name; each loads its workflow when first used."""
 
-    def _finish(self, stage: StageJob) -> tuple[str, QueueItem]:
-        """Wait for a stage run; its final image name and queue item (typed errors on failure)."""
-        item = stage.job.wait(timeout=self.timeout, on_event=self.on_event)
-        return first_image(stage.handle, item), item
+    def make_stage(self, filename: str, **kwargs: Any) -> Stage[Runner]:
+        """A stage of this pipeline: `filename` from `workflows_dir` (or bundled), its settings."""
+        workflow = (self.workflows_dir / filename) if self.workflows_dir else filename
+        return Stage(self.client, workflow, timeout=self.timeout, on_event=self.on_event, **kwargs)
 
-    def _run(self, handle: WorkflowHandle[SyncRunner], values: Mapping[int | str, Any]) -> tuple[str, QueueItem]:
-        return self._finish(self._submit(handle, values))
+    @operation
+    def setup_workflows(self) -> Flow[None]:
+        """Load every stage's workflow now (otherwise each loads when first used)."""
+        for stage in self.stages.values():
+            yield from stage._handle_flow()
 
-    def ensure_image_name(self, image: str | Path | Any) -> str:
+    @operation
+    def ensure_image_name(self, image: str | os.PathLike[str] | Any) -> Flow[str]:
         """An image name on the server: names pass through; local files and PIL images are uploaded."""
-        if isinstance(image, str) and not Path(image).is_file():
-            return image
-        source = Path(image) if isinstance(image, str) else image
-        return self.client.image_repo.upload_image(source, is_intermediate=True).image_name
+        return image_name_flow(self.client, image)
 
+    # -- base ------------------------------------------------------------------------------
+
+    @operation
     def generate_base(
         self,
         prompt: str,
@@ -151,11 +172,13 @@ class MultiStageRefiner:
         cfg_scale: float = 7.0,
         width: int = 1024,
         height: int = 1024,
-    ) -> tuple[str, QueueItem]:
+    ) -> Flow[StageResult]:
         """Stage 1: txt2img. Returns (image name, finished queue item)."""
         log.info("stage 1: base generation")
-        return self._finish(self.submit_base(prompt, negative_prompt, seed, steps, cfg_scale, width, height))
+        values = base_values(prompt, negative_prompt, seed, steps, cfg_scale, width, height)
+        return self.stages["base"]._run_flow(values)
 
+    @operation
     def submit_base(
         self,
         prompt: str,
@@ -165,14 +188,14 @@ class MultiStageRefiner:
         cfg_scale: float = 7.0,
         width: int = 1024,
         height: int = 1024,
-    ) -> StageJob:
-        """Enqueue a base generation without waiting (see `generate_base`)."""
-        return self._submit(
-            self.base_wf,
-            {"Positive prompt": prompt, "Negative prompt": negative_prompt, "Seed": pick_seed(seed),
-             "Steps": steps, "CFG scale": cfg_scale, "Width": width, "Height": height, "Output board": self.boards.base},
-        )
+    ) -> Flow[StageJob[Runner]]:
+        """Enqueue a base generation without waiting (see `generate_base`); ``.wait()`` for its result."""
+        values = base_values(prompt, negative_prompt, seed, steps, cfg_scale, width, height)
+        return self.stages["base"]._submit_flow(values)
 
+    # -- refine ----------------------------------------------------------------------------
+
+    @operation
     def refine_image(
         self,
         base_image: str,
@@ -181,13 +204,14 @@ class MultiStageRefiner:
         refiner_steps: int = 15,
         refiner_strength: float = 0.3,
         cfg_scale: float = 7.0,
-    ) -> tuple[str, QueueItem]:
+    ) -> Flow[StageResult]:
         """Stage 2: img2img with the SDXL refiner at `refiner_strength` (0..1)."""
         log.info("stage 2: refinement (strength %.2f)", refiner_strength)
-        return self._finish(
-            self.submit_refine(base_image, prompt, negative_prompt, refiner_steps, refiner_strength, cfg_scale)
-        )
+        image = yield from image_name_flow(self.client, base_image)
+        values = refine_values(image, prompt, negative_prompt, refiner_steps, refiner_strength, cfg_scale)
+        return (yield from self.stages["refine"]._run_flow(values))
 
+    @operation
     def submit_refine(
         self,
         base_image: str,
@@ -198,32 +222,32 @@ class MultiStageRefiner:
         cfg_scale: float = 7.0,
         *,
         prepend: bool = False,
-    ) -> StageJob:
+    ) -> Flow[StageJob[Runner]]:
         """Enqueue a refinement without waiting (see `refine_image`); `prepend`: at the queue's front."""
-        return self._submit(
-            self.refiner_wf,
-            {"Input image": self.ensure_image_name(base_image), "Prompt": prompt, "Negative prompt": negative_prompt,
-             "Refinement steps": refiner_steps, "Strength": refiner_strength, "CFG scale": cfg_scale,
-             "Output board": self.boards.refined},
-            prepend=prepend,
-        )
+        image = yield from image_name_flow(self.client, base_image)
+        values = refine_values(image, prompt, negative_prompt, refiner_steps, refiner_strength, cfg_scale)
+        return (yield from self.stages["refine"]._submit_flow(values, prepend=prepend))
 
-    def upscale_image(self, image: str, scale: int = 2, model: str | None = None) -> tuple[str, QueueItem]:
+    # -- upscale ---------------------------------------------------------------------------
+
+    @operation
+    def upscale_image(self, image: str, scale: int = 2, model: str | None = None) -> Flow[StageResult]:
         """Stage 3: upscale by an integer `scale` with a spandrel model (name or key)."""
         log.info("stage 3: upscaling x%d", scale)
-        return self._finish(self.submit_upscale(image, scale, model))
+        name = yield from image_name_flow(self.client, image)
+        return (yield from self.stages["upscale"]._run_flow(upscale_values(name, scale, model)))
 
+    @operation
     def submit_upscale(
         self, image: str, scale: int = 2, model: str | None = None, *, prepend: bool = False
-    ) -> StageJob:
+    ) -> Flow[StageJob[Runner]]:
         """Enqueue an upscale without waiting (see `upscale_image`); `prepend`: at the queue's front."""
-        values: dict[int | str, Any] = {
-            "Input image": self.ensure_image_name(image), "Scale": scale, "Output board": self.boards.upscaled,
-        }
-        if model or self.models.upscaler:
-            values["Upscaling model"] = model or self.models.upscaler
-        return self._submit(self.upscale_wf, values, prepend=prepend)
+        name = yield from image_name_flow(self.client, image)
+        return (yield from self.stages["upscale"]._submit_flow(upscale_values(name, scale, model), prepend=prepend))
 
+    # -- all of them -----------------------------------------------------------------------
+
+    @operation
     def full_pipeline(
         self,
         prompt: str,
@@ -238,32 +262,32 @@ class MultiStageRefiner:
         cfg_scale: float = 7.0,
         width: int = 1024,
         height: int = 1024,
-    ) -> dict[str, Any]:
-        """Run every stage; a failed refinement falls back to the base image (recorded).
+    ) -> Flow[PipelineResult]:
+        """Run every stage; a failed refinement falls back to the base image (recorded in `errors`).
 
-        Returns ``{'base', 'refined', 'upscaled', 'metadata', 'errors'}`` with image names.
+        Returns a `PipelineResult`: ``result.upscaled`` or, as the seed reads it, ``result["upscaled"]``.
         """
-        results: dict[str, Any] = {"base": None, "refined": None, "upscaled": None, "metadata": {}, "errors": {}}
-        base_image, base_item = self.generate_base(
-            prompt, negative_prompt, seed=seed, steps=base_steps, cfg_scale=cfg_scale, width=width, height=height
+        metadata: dict[str, QueueItem] = {}
+        errors: dict[str, InvokeAIError] = {}
+        base, metadata["base"] = yield from self.stages["base"]._run_flow(
+            base_values(prompt, negative_prompt, seed, base_steps, cfg_scale, width, height)
         )
-        results["base"] = base_image
-        results["metadata"]["base"] = base_item
-        current = base_image
+        current, refined, upscaled = base, None, None
         try:
-            refined, refine_item = self.refine_image(
-                base_image, prompt, negative_prompt, refiner_steps=refiner_steps,
-                refiner_strength=refiner_strength, cfg_scale=cfg_scale,
+            refined, metadata["refined"] = yield from self.stages["refine"]._run_flow(
+                refine_values(base, prompt, negative_prompt, refiner_steps, refiner_strength, cfg_scale)
             )
         except JobError as exc:
             log.warning("refinement failed (%s); continuing with the base image", exc)
-            results["errors"]["refined"] = exc
+            errors["refined"] = exc
         else:
-            results["refined"] = refined
-            results["metadata"]["refined"] = refine_item
             current = refined
         if upscale:
-            upscaled, upscale_item = self.upscale_image(current, scale=upscale_factor)
-            results["upscaled"] = upscaled
-            results["metadata"]["upscaled"] = upscale_item
-        return results
+            upscaled, metadata["upscaled"] = yield from self.stages["upscale"]._run_flow(
+                upscale_values(current, upscale_factor, None)
+            )
+        return PipelineResult(base, refined, upscaled, metadata, errors)
+
+
+AsyncMultiStageRefiner = MultiStageRefiner[AsyncRunner]
+"""`MultiStageRefiner` of an `AsyncInvokeAIClient`: the same methods, awaited."""
