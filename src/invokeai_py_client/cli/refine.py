@@ -30,14 +30,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
 from .._exceptions import InvokeAIError, ValidationError
 from ..client import InvokeAIClient
-from ..events import Event, InvocationProgressEvent, InvocationStartedEvent
 from .report import write_contact_sheet, write_index
 
 
@@ -59,7 +57,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--face-strength", type=float, default=0.5)
     p.add_argument("--progressive", type=int, default=0, metavar="N",
                    help="after refining, up to N more passes until --quality-threshold is reached "
-                        "(a decision per image on the client: the stages then run one request at a time)")
+                        "(a decision per image on the client: implies --no-fused)")
     p.add_argument("--quality-threshold", type=float, default=0.8, metavar="Q",
                    help="sharpness score (0..1) that ends --progressive passes")
     p.add_argument("--upscale", action="store_true", help="also upscale the final image")
@@ -68,7 +66,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--base-model", default=None, help="SDXL main model name or key")
     p.add_argument("--refiner-model", default=None, help="SDXL refiner model name or key")
     p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
-                   help="run the stages as one workflow per prompt, all prompts in one request (default)")
+                   help="run the stages as one workflow per prompt, all prompts in one request (default); "
+                        "--no-fused: a request per prompt and stage, scheduled so the prompts' stages interleave")
+    p.add_argument("--look-ahead", type=int, default=2, metavar="K",
+                   help="--no-fused: how many prompts' first stages wait on the queue at once (default 2)")
     p.add_argument("--output-dir", type=Path, default=Path("refined_outputs"))
     p.add_argument("--resume", action="store_true",
                    help="finish the run in --output-dir: finished prompts are kept, queued ones re-attached, "
@@ -97,6 +98,9 @@ class Row:
     images: dict[str, dict[str, str]] = field(default_factory=dict)
     seconds: float | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Staged runs: per stage run (``base``, ``refined``, ``progressive-1``...), in chain order, its
+    status (queued/completed), destination, item id, image name and seconds."""
 
 
 def read_rows(prompts: list[str], prompts_file: Path | None, negative: str, seed: int | None) -> list[Row]:
@@ -181,14 +185,19 @@ class RunState:
             if saved.get("stages") != stages or bool(saved.get("fused")) != args.fused:
                 raise ValidationError(f"--resume: the stages differ from those of the run in {path} ({saved.get('stages')})")
             return cls(path, str(saved["destination"]), args.fused, stages, rows)
-        if args.resume and not args.fused:
-            raise ValidationError("--resume finishes fused runs (the default); drop --no-fused")
         rows = read_rows(args.prompts, args.prompts_file, args.negative, args.seed)
         for index, row in enumerate(rows):
             row.folder = str(args.output_dir / folder_name(index, row.prompt))
         state = cls(path, f"invokeai-py-refine:{uuid.uuid4().hex}", args.fused, stages, rows)
         state.save()
         return state
+
+    def destinations(self) -> list[str]:
+        """The destinations of the run's queue items that may still be pending."""
+        if self.fused:
+            return [self.destination]
+        return [entry["destination"] for row in self.rows for entry in row.runs.values()
+                if entry.get("status") == "queued" and entry.get("destination")]
 
     def to_json(self) -> dict[str, Any]:
         return {"destination": self.destination, "fused": self.fused, "stages": self.stages,
@@ -207,7 +216,7 @@ class RunState:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.progressive and args.fused:
-        console.print("--progressive decides per image on the client: the stages run one request at a time")
+        console.print("--progressive decides per image on the client: the stages run a request each (--no-fused)")
         args.fused = False
     try:
         run_state = RunState.open(args)
@@ -256,7 +265,9 @@ def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: C
                 if args.fused:
                     _run_fused(client, args, run, progress)
                 else:
-                    _run_staged(client, args, rows, progress)
+                    from .refine_staged import run_staged
+
+                    run_staged(client, args, run, progress)
                 for index, row in enumerate(rows):
                     row.folder = row.folder or str(args.output_dir / folder_name(index, row.prompt))
                     Path(row.folder).mkdir(parents=True, exist_ok=True)
@@ -265,7 +276,7 @@ def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: C
                         if not Path(info["path"]).exists():  # downloads are renamed into place when whole
                             client.image_repo.download_to(info["image_name"], info["path"])
             except KeyboardInterrupt:
-                canceled = client.queue_repo.cancel_by_destination(run.destination)
+                canceled = sum(client.queue_repo.cancel_by_destination(d) for d in run.destinations())
                 run.save()
                 console.print(f"interrupted: canceled {canceled} queue item(s) of this run; --resume finishes it")
                 return 130
@@ -369,50 +380,6 @@ def _ran_key(item: Any) -> tuple[Any, Any]:
     return ran.get(("base-positive_prompt", "value")), ran.get(("base-noise", "seed"))
 
 
-def _run_staged(client: InvokeAIClient, args: argparse.Namespace, rows: list[Row], progress: Progress) -> None:
-    """One request per prompt and stage (each waits for the previous)."""
-    from ..pipelines import FaceRefiner, MultiStageRefiner, ProgressiveRefiner, StageModels
-
-    bars = _StageProgress(progress)
-    models = StageModels(base=args.base_model, refiner=args.refiner_model, upscaler=args.upscale_model)
-    kind = FaceRefiner if args.enhance_face else MultiStageRefiner
-    refiner = kind(client, models=models, timeout=args.timeout, on_event=bars)
-    passes = ProgressiveRefiner(client, models=models, timeout=args.timeout, on_event=bars) if args.progressive else None
-    task = progress.add_task("prompts", total=len(rows), node="")
-    for row in rows:
-        started = time.monotonic()
-        bars.start("base")
-        image, item = refiner.generate_base(row.prompt, row.negative, seed=row.seed, steps=args.base_steps,
-                                            cfg_scale=args.cfg_scale, width=args.width, height=args.height)
-        row.images["base"] = {"image_name": image}
-        row.item_ids.append(item.item_id)
-        bars.start("refine")
-        image, item = refiner.refine_image(image, row.prompt, row.negative, refiner_steps=args.refine_steps,
-                                           refiner_strength=args.refine_strength, cfg_scale=args.cfg_scale)
-        row.images["refined"] = {"image_name": image}
-        row.item_ids.append(item.item_id)
-        if passes is not None:
-            bars.start("progressive")
-            row.scores["refined"] = round(passes.assess_quality(image), 4)
-            image = passes.adaptive_refinement(image, row.prompt, args.quality_threshold,
-                                               max_passes=args.progressive, refiner_steps=args.refine_steps)
-            row.images["progressive"] = {"image_name": image}
-            row.scores["progressive"] = round(passes.assess_quality(image), 4)
-        if isinstance(refiner, FaceRefiner):
-            bars.start("face")
-            image, item, _ = refiner.enhance_face(image, args.face_strength, model=args.refiner_model)
-            row.images["face"] = {"image_name": image}
-            row.item_ids.append(item.item_id)
-        if args.upscale:
-            bars.start("upscale")
-            image, item = refiner.upscale_image(image, scale=args.upscale_factor)
-            row.images["upscaled"] = {"image_name": image}
-            row.item_ids.append(item.item_id)
-        bars.finish()
-        row.seconds = time.monotonic() - started
-        progress.advance(task)
-
-
 def _seconds(item: Any) -> float | None:
     if item.started_at and item.completed_at:
         from datetime import datetime
@@ -422,28 +389,3 @@ def _seconds(item: Any) -> float | None:
         except ValueError:
             return None
     return None
-
-
-class _StageProgress:
-    """A rich progress bar per stage, fed by the job's events."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task: TaskID | None = None
-
-    def start(self, stage: str) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=100)
-        self.task = self.progress.add_task(stage, total=100, node="")
-
-    def __call__(self, event: Event) -> None:
-        if self.task is None:
-            return
-        if isinstance(event, InvocationProgressEvent) and event.percentage is not None:
-            self.progress.update(self.task, completed=100 * event.percentage, node=event.invocation_source_id or "")
-        elif isinstance(event, InvocationStartedEvent):
-            self.progress.update(self.task, node=event.invocation_source_id or "")
-
-    def finish(self) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=100)

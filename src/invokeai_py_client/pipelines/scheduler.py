@@ -144,12 +144,14 @@ def schedule_flow(
     look_ahead: int = 2,
     timeout: float | None = 600.0,
     emit: Callable[[StageOutcome], Any] | None = lambda outcome: outcome,
+    on_enqueued: Callable[[int, Next, Job[Any]], None] | None = None,
 ) -> Generator[Any, Any, None]:
     """Run `count` chains; yields `Emit(StageOutcome)` for each finished stage (see module doc).
 
     A chain whose stage fails raises its typed job error (the others' queue items stay queued).
     `start` and `decide` may emit values of their own (``yield Emit(...)`` in a flow);
-    `emit` makes what is emitted of each outcome (None: nothing).
+    `emit` makes what is emitted of each outcome (None: nothing). `on_enqueued(chain,
+    next, job)` hears of each stage run's queue item as soon as it exists (to record it).
     """
     if look_ahead < 1:
         raise ValidationError(f"look_ahead must be >= 1, got {look_ahead}")
@@ -160,9 +162,13 @@ def schedule_flow(
                 prepend: bool) -> Flow[None]:
         if nxt.attach is not None:
             running[nxt.attach] = _Running(chain, nxt, None, nxt.attach, step, previous, history)
-            return
-        stage_job = yield from nxt.stage._submit_flow(nxt.values, prepend=prepend, destination=nxt.destination)
-        running[stage_job.job] = _Running(chain, nxt, stage_job, stage_job.job, step, previous, history)
+            job = nxt.attach
+        else:
+            stage_job = yield from nxt.stage._submit_flow(nxt.values, prepend=prepend, destination=nxt.destination)
+            running[stage_job.job] = _Running(chain, nxt, stage_job, stage_job.job, step, previous, history)
+            job = stage_job.job
+        if on_enqueued is not None:
+            on_enqueued(chain, nxt, job)
 
     def top_up() -> Flow[None]:
         nonlocal next_chain
