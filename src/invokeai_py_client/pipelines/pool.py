@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import queue
 import threading
 import time
 from collections import Counter
@@ -372,15 +373,15 @@ class ServerPool:
         destination = destination or new_destination_tag()
         handles = self.prepare(definition, values, rows[0], by_base=by_base)
         self._each([m for m in self._members if m.name in handles and not len(m.speed)], self._seed_speed)
-        state = [_Row(index, row) for index, row in enumerate(rows)]
-        run = PoolRun(destination, [], {}, [])
+        batch = _Batch([_Row(index, row) for index, row in enumerate(rows)], handles, labels,
+                       PoolRun(destination, [], {}, []), on_result)
         if resuming:
-            keys = {_row_key(handles, row): k for k, row in enumerate(rows)}
-            run.resumed = self._resume(state, handles, keys, run, on_result)
-        todo = [r for r in state if r.job is None and not r.done]
+            batch.run.resumed = self._resume(batch)
+        todo = [r for r in batch.rows if r.job is None and not r.done]
         if todo:
-            self._place(todo, handles, labels, destination, self.probe(destination))
-        self._follow(state, handles, labels, run, timeout, on_result)
+            self._place(batch, todo, self.probe(destination))
+        self._follow(batch, timeout)
+        run = batch.run
         run.results.sort(key=lambda r: r.index)
         run.down = [m.name for m in self._members if m.down]
         if raise_on_error and run.errors:
@@ -393,24 +394,22 @@ class ServerPool:
             if item.status == "completed":
                 member.speed.add(item_seconds(item))
 
-    def _resume(
-        self, state: list[_Row], handles: Mapping[str, Handle], keys: Mapping[tuple[Any, ...], int],
-        run: PoolRun, on_result: Callable[[PoolResult], Any] | None,
-    ) -> int:
+    def _resume(self, batch: _Batch) -> int:
         """Take over the run's items already on the servers; answers how many rows they cover."""
-        members = [m for m in self._members if m.name in handles]
+        keys = {_row_key(batch.handles, row.values): row.index for row in batch.rows}
+        members = [m for m in self._members if m.name in batch.handles]
         found: dict[int, list[tuple[_Member, QueueItem]]] = {}
         for member, items in zip(members, self._each(
-            members, lambda m: m.client.queue_repo.items_by_destination(run.destination)
+            members, lambda m: m.client.queue_repo.items_by_destination(batch.run.destination)
         ), strict=True):
             if isinstance(items, InvokeAIError):
                 raise items
             for item in items:
-                index = keys.get(_item_key(handles[member.name], item))
+                index = keys.get(_item_key(item))
                 if index is not None:
                     found.setdefault(index, []).append((member, item))
         for index, candidates in found.items():
-            row = state[index]
+            row = batch.rows[index]
             row.attempts = [(m.name, item.item_id) for m, item in candidates]
             completed = [(m, item) for m, item in candidates if item.status == "completed"]
             active = [(m, item) for m, item in candidates if not item.is_terminal]
@@ -420,18 +419,16 @@ class ServerPool:
                     member.client.queue_repo.cancel_item(item.item_id)  # a second copy: never run twice
             if completed:
                 member, item = completed[0]
-                self._finish(run, row, member, handles, member.client.queue_repo.get_item(item.item_id), on_result)
+                row.member = member
+                self._finish(batch, row, member.client.queue_repo.get_item(item.item_id))
             elif active:
                 member, item = active[0]
-                row.member, row.job = member, member.client.queue_repo.attach_job(item.item_id)
+                batch.follow(row, member, member.client.queue_repo.attach_job(item.item_id))
         return len(found)
 
-    def _place(
-        self, rows: list[_Row], handles: Mapping[str, Handle], labels: Sequence[str], destination: str,
-        loads: Sequence[ServerLoad],
-    ) -> None:
+    def _place(self, batch: _Batch, rows: list[_Row], loads: Sequence[ServerLoad]) -> None:
         """Split `rows` over the servers up and able (one request per server) and submit them."""
-        eligible = [load.name for load in loads if load.name in handles and not self._member(load.name).down]
+        eligible = [load.name for load in loads if load.name in batch.handles and not self._member(load.name).down]
         if not eligible:
             log.warning("no server of the pool is up to run %d row(s); waiting for one", len(rows))
             return
@@ -444,13 +441,13 @@ class ServerPool:
 
         def submit(chunk: tuple[_Member, list[_Row]]) -> None:
             member, part = chunk
-            handle = handles[member.name].clone()
-            for label in labels:
+            handle = batch.handles[member.name].clone()
+            for label in batch.labels:
                 handle.get_input_value(label).values = [row.values[label] for row in part]
-            batch = handle.submit_batch_sync(zipped=[tuple(labels)], destination=destination)
-            for row, job in zip(part, batch.jobs, strict=True):  # items follow the values' order
-                row.member, row.job = member, job
+            jobs = handle.submit_batch_sync(zipped=[tuple(batch.labels)], destination=batch.run.destination)
+            for row, job in zip(part, jobs, strict=True):  # items follow the values' order
                 row.attempts.append((member.name, job.item_id))
+                batch.follow(row, member, job)
             member.outstanding += len(part)
 
         failed: list[_Row] = []
@@ -465,45 +462,42 @@ class ServerPool:
             elif isinstance(answer, InvokeAIError):
                 raise answer
         if failed:
-            self._place(failed, handles, labels, destination, loads)
-        log.info("placed %d row(s) of %s: %s", len(rows), destination, shares)
+            self._place(batch, failed, loads)
+        log.info("placed %d row(s) of %s: %s", len(rows), batch.run.destination, shares)
 
-    def _follow(
-        self, state: list[_Row], handles: Mapping[str, Handle], labels: Sequence[str], run: PoolRun,
-        timeout: float | None, on_result: Callable[[PoolResult], Any] | None,
-    ) -> None:
+    def _follow(self, batch: _Batch, timeout: float | None) -> None:
         """Wait for every row, moving rows off servers marked down or onto servers left idle."""
         deadline = None if timeout is None else time.monotonic() + timeout
         next_probe = time.monotonic() + self.probe_interval
-        while pending := [r for r in state if not r.done]:
-            wait = self.probe_interval if deadline is None else min(self.probe_interval, deadline - time.monotonic())
-            if wait <= 0:
-                raise JobTimeoutError(f"run {run.destination}: {len(pending)} row(s) unfinished after {timeout}s", None)
-            jobs = [r.job for r in pending if r.job is not None]
-            if jobs:
-                concurrent.futures.wait(jobs, timeout=wait, return_when=concurrent.futures.FIRST_COMPLETED)
+        while batch.unfinished:
+            wait = max(next_probe - time.monotonic(), 0.0)
+            if deadline is not None and (left := deadline - time.monotonic()) <= 0:
+                raise JobTimeoutError(
+                    f"run {batch.run.destination}: {batch.unfinished} row(s) unfinished after {timeout}s", None
+                )
+            try:
+                row, job = batch.settled.get(timeout=wait if deadline is None else min(wait, left))
+            except queue.Empty:
+                pass
             else:
-                time.sleep(wait)
-            for row in pending:
-                if row.job is not None and row.job.done():
-                    self._settled(run, row, handles, on_result)
+                if row.job is job:  # else a job the row no longer waits for (moved elsewhere)
+                    self._settled(batch, row)
             if time.monotonic() < next_probe:
                 continue
             next_probe = time.monotonic() + self.probe_interval
-            loads = self.probe(run.destination)
+            loads = self.probe(batch.run.destination)
+            pending = [r for r in batch.rows if not r.done]
             for row in pending:
                 if row.job is not None and row.member is not None and row.member.down:
                     log.warning("row %d: server %s is down; placing it elsewhere", row.index, row.member.name)
                     row.job = None
-            unplaced = [r for r in pending if r.job is None and not r.done]
+            unplaced = [r for r in pending if r.job is None]
             if unplaced:
-                self._place(unplaced, handles, labels, run.destination, loads)
+                self._place(batch, unplaced, loads)
             else:
-                self._steal(state, handles, labels, run.destination, loads)
+                self._steal(batch, loads)
 
-    def _settled(
-        self, run: PoolRun, row: _Row, handles: Mapping[str, Handle], on_result: Callable[[PoolResult], Any] | None
-    ) -> None:
+    def _settled(self, batch: _Batch, row: _Row) -> None:
         assert row.job is not None and row.member is not None
         job, member = row.job, row.member
         row.job = None
@@ -515,41 +509,38 @@ class ServerPool:
             return
         except JobError as exc:
             row.done = True
-            run.errors[row.index] = exc
+            batch.unfinished -= 1
+            batch.run.errors[row.index] = exc
             return
-        self._finish(run, row, member, handles, item, on_result)
+        self._finish(batch, row, item)
 
-    def _finish(
-        self, run: PoolRun, row: _Row, member: _Member, handles: Mapping[str, Handle], item: QueueItem,
-        on_result: Callable[[PoolResult], Any] | None,
-    ) -> None:
+    def _finish(self, batch: _Batch, row: _Row, item: QueueItem) -> None:
+        member = row.member
+        assert member is not None
         row.done = True
+        batch.unfinished -= 1
         member.speed.add(item_seconds(item))
         member.outstanding = max(member.outstanding - 1, 0)
         result = PoolResult(row.index, row.values, member.name, item,
-                            handles[member.name].map_outputs_to_images(item), list(row.attempts))
-        run.results.append(result)
-        if on_result is not None:
-            on_result(result)
+                            batch.handles[member.name].map_outputs_to_images(item), list(row.attempts))
+        batch.run.results.append(result)
+        if batch.on_result is not None:
+            batch.on_result(result)
 
-    def _steal(
-        self, state: list[_Row], handles: Mapping[str, Handle], labels: Sequence[str], destination: str,
-        loads: Sequence[ServerLoad],
-    ) -> None:
+    def _steal(self, batch: _Batch, loads: Sequence[ServerLoad]) -> None:
         """Move rows still pending on a server whose queue ends last to one left idle."""
         busy_rows: dict[str, list[_Row]] = {}
-        for row in state:
+        for row in batch.rows:
             if row.job is not None and row.member is not None:
                 busy_rows.setdefault(row.member.name, []).append(row)
-        idle = [load for load in loads if load.name in handles and load.outstanding == 0
+        idle = [load for load in loads if load.name in batch.handles and load.outstanding == 0
                 and load.name not in busy_rows]
         if not idle or not busy_rows:
             return
         busy = [load for load in loads if load.name in busy_rows]
-        pending = {
-            load.name: self._member(load.name).client.queue_repo.counts_by_destination(destination).pending
-            for load in busy
-        }
+        counts = self._each([self._member(load.name) for load in busy],
+                            lambda m: m.client.queue_repo.counts_by_destination(batch.run.destination))
+        pending = {load.name: c.pending for load, c in zip(busy, counts, strict=True) if not isinstance(c, Exception)}
         plan = plan_steal(idle[0], busy, pending)
         if plan is None:
             return
@@ -563,8 +554,28 @@ class ServerPool:
                 row.job = None
                 freed.append(row)
         log.info("moving %d pending row(s) from %s to idle %s", len(freed), source, idle[0].name)
-        self._place(freed, handles, labels, destination, [idle[0]])
+        self._place(batch, freed, [idle[0]])
 
+
+@dataclass
+class _Batch:
+    """One `run_batch` under way: its rows, the workflow on each server, what has settled."""
+
+    rows: list[_Row]
+    handles: Mapping[str, Handle]
+    labels: Sequence[str]
+    run: PoolRun
+    on_result: Callable[[PoolResult], Any] | None
+    settled: queue.SimpleQueue[tuple[_Row, Job[SyncRunner]]] = field(default_factory=queue.SimpleQueue)
+    unfinished: int = 0
+
+    def __post_init__(self) -> None:
+        self.unfinished = len(self.rows)
+
+    def follow(self, row: _Row, member: _Member, job: Job[SyncRunner]) -> None:
+        """Wait for `job` as `row`'s item (on `member`): its end is queued for the run's thread."""
+        row.member, row.job = member, job
+        job.add_done_callback(lambda done: self.settled.put((row, job)))
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
@@ -580,7 +591,7 @@ def _row_key(handles: Mapping[str, Handle], row: Mapping[str, Any]) -> tuple[Any
     return tuple(sorted(fields))
 
 
-def _item_key(handle: Handle, item: QueueItem) -> tuple[Any, ...]:
+def _item_key(item: QueueItem) -> tuple[Any, ...]:
     """The values a queue item ran with (its batch data), as `_row_key` spells them."""
     return tuple(sorted(
         (str(v.get("node_path")), str(v.get("field_name")), _canonical(v.get("value")))
