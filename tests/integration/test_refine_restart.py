@@ -1,0 +1,112 @@
+"""A fused `refine` run whose server is killed (SIGKILL) and started again midway.
+
+On its own instance ("refine-restart": own root, port and database, the tiny models),
+never the shared default server. The run either rides out the outage or ends with an
+error; rerun with --resume, it finishes. Either way each prompt has exactly one
+completed queue item (the one running when the server died is canceled by the
+restarted server and submitted again), and every PNG is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from invokeai_py_client import InvokeAIClient
+from invokeai_py_client.cli.main import main
+from invokeai_py_client.server import LocalServer, LocalServerError
+from invokeai_py_client.server._common import read_state
+
+INSTANCE = "refine-restart"
+PROMPTS = 6
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[LocalServer]:
+    server = LocalServer(instance=INSTANCE)
+    try:
+        server.up()
+    except LocalServerError as exc:
+        pytest.fail(f"could not start the {INSTANCE!r} instance:\n{exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.down()
+
+
+def kill(server: LocalServer) -> None:
+    """SIGKILL the instance's invokeai-web: no shutdown of any kind."""
+    state = read_state(server.paths.state_file)
+    assert state is not None, f"the {INSTANCE!r} instance is not running"
+    os.kill(state.pid, signal.SIGKILL)
+    if server._process is not None and server._process.pid == state.pid:
+        server._process.wait(timeout=30)
+
+
+def statuses(url: str, destination: str) -> dict[str, list[str]]:
+    """Status of each queue item of the run, by the prompt it ran."""
+    by_prompt: dict[str, list[str]] = defaultdict(list)
+    with InvokeAIClient(url, use_events=False) as client:
+        for item in client.queue_repo.items_by_destination(destination):
+            ran = {(v["node_path"], v["field_name"]): v["value"] for v in item.to_dict().get("field_values") or []}
+            by_prompt[str(ran[("base-positive_prompt", "value")])].append(item.status)
+    return dict(by_prompt)
+
+
+def test_a_fused_run_finishes_after_its_server_is_killed_and_restarted(
+    own_server: LocalServer, tmp_path: Path, record_property: Any
+) -> None:
+    url = own_server.up()
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "invokeai_py_client.cli.main", "refine", *(f"restart {k}" for k in range(PROMPTS)),
+        "--url", url, "--seed", "500", "--width", "64", "--height", "64", "--base-steps", "2",
+        "--refine-steps", "2", "--upscale", "--timeout", "300", "--output-dir", str(out),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    manifest_path = out / "manifest.json"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # killed once some prompts finished and others wait
+        if manifest_path.exists():
+            destination = json.loads(manifest_path.read_text())["destination"]
+            seen = [s for ss in statuses(url, destination).values() for s in ss]
+            if "completed" in seen and "pending" in seen:
+                break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the run never had finished and waiting items at once")
+    kill(own_server)
+    time.sleep(2.0)
+    assert own_server.up() == url  # the same port again
+    try:
+        code = process.wait(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    record_property("rode_out_the_outage", code == 0)
+    print(f"first run: exit {code}; its last words: {stderr.strip().splitlines()[-3:]}")
+    if code != 0:  # the run ended with an error: the rerun finishes it
+        assert code == 1, stderr
+        assert main([*command[3:], "--resume"]) == 0
+    manifest = json.loads(manifest_path.read_text())
+    by_prompt = statuses(url, manifest["destination"])
+    assert sorted(by_prompt) == sorted(f"restart {k}" for k in range(PROMPTS))
+    for prompt, seen in by_prompt.items():
+        assert seen.count("completed") == 1, (prompt, seen)  # one finished item per prompt: none twice
+        assert set(seen) <= {"completed", "canceled"}, (prompt, seen)  # only the one the restart canceled
+    record_property("items_canceled_by_the_restart", sum(s.count("canceled") for s in by_prompt.values()))
+    for row in manifest["prompts"]:
+        for stem in ("base", "refined", "upscaled"):
+            assert (Path(row["folder"]) / f"{stem}.png").stat().st_size > 0
