@@ -13,7 +13,10 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 PROCESS_STARTED_CPU = resource.getrusage(resource.RUSAGE_SELF)
@@ -94,3 +97,19 @@ def stage_values(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "sdxl_refiner.json": {"Refinement steps": params["refiner_steps"], "Strength": params["refiner_strength"]},
         "esrgan_upscale.json": {"Scale": params["scale"]},
     }
+
+
+def download_loop(spec: dict[str, Any], clock: Clock, fetch: Callable[[str, Path], None]) -> dict[str, Any]:
+    """`fetch(image_name, dest)` for spec["count"] downloads into a temporary directory,
+    noting RSS at the start (after the caller's first request), after spec["early"]
+    downloads and at the end."""
+    names = spec["images"]
+    rss = {"baseline": rss_mb()}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        for k in range(spec["count"]):
+            fetch(names[k % len(names)], Path(tmp) / f"{k % 8}.png")
+            if k + 1 == spec["early"]:
+                rss["early"] = rss_mb()
+        rss["end"] = rss_mb()
+    return clock.result(t0=t0, seconds=time.time() - t0, rss_mb=rss, item_ids=[])

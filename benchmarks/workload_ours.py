@@ -10,7 +10,6 @@ item timestamps are read back from the server by the driver.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -117,22 +116,16 @@ def sweep(spec: dict[str, Any], clock: benchlib.Clock) -> dict[str, Any]:
 
 def download(spec: dict[str, Any], clock: benchlib.Clock) -> dict[str, Any]:
     """Download full-size images N times (to files, streamed; or as bytes), watching memory."""
-    names = spec["images"]
-    rss: dict[str, float] = {}
-    with InvokeAIClient(spec["url"], use_events=False) as client, tempfile.TemporaryDirectory() as tmp:
-        client.image_repo.get_image(names[0])  # connected, first request done, before the baseline
-        rss["baseline"] = benchlib.rss_mb()
-        t0 = time.time()
-        for k in range(spec["count"]):
-            dest = Path(tmp) / f"{k % 8}.png"
+    with InvokeAIClient(spec["url"], use_events=False) as client:
+        client.image_repo.get_image(spec["images"][0])  # connected, first request done, before the baseline
+
+        def fetch(name: str, dest: Path) -> None:
             if spec["mode"] == "bytes":
-                dest.write_bytes(client.image_repo.download_image(names[k % len(names)]))
+                dest.write_bytes(client.image_repo.download_image(name))
             else:
-                client.image_repo.download_to(names[k % len(names)], dest)
-            if k + 1 == spec["early"]:
-                rss["early"] = benchlib.rss_mb()
-        rss["end"] = benchlib.rss_mb()
-    return clock.result(t0=t0, seconds=time.time() - t0, rss_mb=rss, item_ids=[])
+                client.image_repo.download_to(name, dest)
+
+        return benchlib.download_loop(spec, clock, fetch)
 
 
 WORKLOADS = {"chain": chain, "latency": latency, "sweep": sweep, "download": download}

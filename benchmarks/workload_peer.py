@@ -12,7 +12,6 @@ this server the script does what its user would (each place says why).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -128,20 +127,13 @@ def sweep(spec: dict[str, Any], clock: benchlib.Clock) -> dict[str, Any]:
 
 def download(spec: dict[str, Any], clock: benchlib.Clock) -> dict[str, Any]:
     """Download full-size images N times through a board handle, written to files."""
-    names = spec["images"]
-    rss: dict[str, float] = {}
-    with InvokeAIClient.from_url(spec["url"]) as client, tempfile.TemporaryDirectory() as tmp:
+    with InvokeAIClient.from_url(spec["url"]) as client:
         board = client.board_repo.get_board_handle(spec["board_id"])
-        rss["baseline"] = benchlib.rss_mb()
-        t0 = time.time()
-        for k in range(spec["count"]):
-            data = board.download_image(names[k % len(names)], full_resolution=True)
-            (Path(tmp) / f"{k % 8}.png").write_bytes(data)
-            del data
-            if k + 1 == spec["early"]:
-                rss["early"] = benchlib.rss_mb()
-        rss["end"] = benchlib.rss_mb()
-    return clock.result(t0=t0, seconds=time.time() - t0, rss_mb=rss, item_ids=[])
+
+        def fetch(name: str, dest: Path) -> None:
+            dest.write_bytes(board.download_image(name, full_resolution=True))
+
+        return benchlib.download_loop(spec, clock, fetch)
 
 
 WORKLOADS = {"chain": chain, "latency": latency, "sweep": sweep, "download": download}
