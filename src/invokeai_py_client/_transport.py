@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,6 +184,41 @@ def redact_url(url: str) -> str:
 
 
 SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key", "api-key"})
+
+# httpcore's DEBUG trace prints raw response headers (a multi-user server's
+# X-Refreshed-Token, the Set-Cookie of its media cookie): their values, and anything
+# shaped like a JWT, are blanked before any handler sees the line.
+_SECRET_HEADER_VALUE = re.compile(
+    r"""(\(b?['"](?:x-refreshed-token|set-cookie|cookie|authorization|proxy-authorization)['"],\s*)b?(['"]).*?\2\)""",
+    re.IGNORECASE,
+)
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
+LOGGERS_REDACTED = (
+    "httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.socks",
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks tokens in the log records of the HTTP libraries (installed on their loggers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _JWT.sub("***", _SECRET_HEADER_VALUE.sub(r"\1'***')", message))
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put `RedactSecrets` on httpx's and httpcore's loggers (once; a logger's filter sees
+    only the records made on that very logger, so each one gets it)."""
+    for name in LOGGERS_REDACTED:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+install_log_redaction()
 
 
 def wrap_transport_error(exc: Exception, request: httpx.Request) -> InvokeAIError:
