@@ -68,33 +68,42 @@ def model_records(definition: WorkflowDefinition) -> list[dict[str, Any]]:
 
 
 class Farm:
-    """Stand-in servers in a process of their own."""
+    """Stand-in servers, `PER_PROCESS` to a process (so the farm itself is not short of CPU)."""
+
+    PER_PROCESS = 4
 
     def __init__(self, modes: list[dict[str, Any]]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "standin.py"), json.dumps(modes)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert self.process.stdout is not None
+        self.processes: list[subprocess.Popen[str]] = []
         self.urls: list[str] = []
-        for line in self.process.stdout:
-            if line.strip() == "READY":
-                break
-            self.urls.append(line.strip())
+        for start in range(0, len(modes), self.PER_PROCESS):
+            process = subprocess.Popen(
+                [sys.executable, str(HERE / "standin.py"), json.dumps(modes[start : start + self.PER_PROCESS])],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+            self.processes.append(process)
+        for process in self.processes:
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line.strip() == "READY":
+                    break
+                self.urls.append(line.strip())
 
     def __enter__(self) -> Farm:
         return self
 
     def kill(self, index: int) -> None:
         """Server `index` stops answering and processing, as if SIGKILLed."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"die {index}\n")
-        self.process.stdin.flush()
+        process = self.processes[index // self.PER_PROCESS]
+        assert process.stdin is not None
+        process.stdin.write(f"die {index % self.PER_PROCESS}\n")
+        process.stdin.flush()
 
     def __exit__(self, *exc: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in self.processes:
+            process.wait(timeout=30)
 
 
 def rows(count: int, tag: str) -> list[dict[str, Any]]:
@@ -118,9 +127,16 @@ def pool_for(urls: list[str]) -> ServerPool:
     return ServerPool(urls, use_events=False, probe_interval=0.25, outage_deadline=1.0)
 
 
-def served_seconds(run: PoolRun) -> float:
-    """Sum of the run's items' service times (from the servers' timestamps)."""
-    return sum(item_seconds(r.item) or 0.0 for r in run.results)
+def server_span(run: PoolRun) -> float:
+    """First item started .. last item completed, by the servers' clocks."""
+    starts = [datetime.fromisoformat(str(r.item.started_at)) for r in run.results]
+    ends = [datetime.fromisoformat(str(r.item.completed_at)) for r in run.results]
+    return (max(ends) - min(starts)).total_seconds()
+
+
+def busy(run: PoolRun, servers: int, wall: float) -> float:
+    """The servers' busy fraction of the run's wall time (sum of item service times / (k x wall))."""
+    return sum(item_seconds(r.item) or 0.0 for r in run.results) / (servers * wall)
 
 
 def scaling(definition: WorkflowDefinition, seconds: float, per_server: int) -> list[dict[str, Any]]:
@@ -137,6 +153,7 @@ def scaling(definition: WorkflowDefinition, seconds: float, per_server: int) -> 
         out.append({
             "k": k, "rows": len(run.results), "pool_setup_s": round(setup, 3), "wall_s": round(wall, 3), "rows_per_s": round(throughput, 2),
             "ratio_to_k_x_one": round(throughput / (k * base), 3), "servers_used": len(spread),
+            "server_span_s": round(server_span(run), 3), "busy_fraction": round(busy(run, k, wall), 3),
             "rows_per_server_min_max": [min(spread.values()), max(spread.values())],
         })
         print(f"k={k:2d}: {len(run.results)} rows in {wall:.2f}s, {throughput:.1f}/s, "

@@ -194,3 +194,51 @@ def test_two_clients_share_the_pool_at_once(instances: dict[str, LocalServer]) -
     assert_exactly_one_each(instances, run, rows)
     theirs = completed_by_prompt(instances, second["destination"])
     assert Counter(p for (_, p) in theirs.elements()) == Counter(r["Base: Positive prompt"] for r in prompt_rows("second"))
+
+
+def test_a_pooled_run_resumes_by_its_destination(instances: dict[str, LocalServer]) -> None:
+    rows = prompt_rows("resume", 6)
+    destination = f"test-pool-resume-{os.getpid()}-{threading.get_ident()}"
+
+    class ClientDied(Exception):
+        pass
+
+    def die_at_first_result(result: PoolResult) -> None:
+        raise ClientDied(result.index)
+
+    with ServerPool(members(instances)) as pool, pytest.raises(ClientDied):
+        pool.run_batch(fused(), rows, values=VALUES, by_base=True, destination=destination,
+                       on_result=die_at_first_result)
+    with ServerPool(members(instances)) as pool:  # as a new process would
+        run = pool.run_batch(fused(), rows, values=VALUES, by_base=True, destination=destination, timeout=600)
+    assert run.resumed == 6  # every row was found on a server (finished or queued), none submitted again
+    assert [r.index for r in run.results] == list(range(6))
+    assert all(len(r.attempts) == 1 for r in run.results)
+    assert_exactly_one_each(instances, run, rows)
+
+
+def test_refine_over_several_urls_and_its_resume(instances: dict[str, LocalServer], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from invokeai_py_client.cli.main import main
+
+    urls = [m.url for m in members(instances)]
+    argv = ["refine", "a red fox", "a blue whale", "a green frog", "--seed", "7", "--width", "64", "--height", "64",
+            "--base-steps", "2", "--refine-steps", "2", "--refine-strength", "0.5", "--output-dir", str(tmp_path),
+            "--json"]
+    for url in urls:
+        argv += ["--url", url]
+    assert main(argv) == 0
+    manifest = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    servers = set()
+    for row in manifest["prompts"]:
+        assert set(row["images"]) == {"base", "refined"}
+        for image in row["images"].values():
+            assert Path(image["path"]).is_file() and image["server"] in urls
+            servers.add(image["server"])
+    assert len(servers) >= 2  # three prompts spread
+    assert main([*argv, "--resume"]) == 0  # finished: found on the servers, nothing enqueued again
+    total = 0
+    for server in instances.values():
+        with InvokeAIClient(server.url(), use_events=False) as client:
+            total += client.queue_repo.counts_by_destination(manifest["destination"]).total
+    assert total == 3

@@ -60,12 +60,23 @@ def _provision(args: argparse.Namespace, server: LocalServer, console: Console) 
 
 
 def _up(args: argparse.Namespace, server: LocalServer, console: Console) -> int:
+    if getattr(args, "instances", None):
+        from .pool import instances_up
+
+        urls = instances_up(args.instances, args.home, args.invokeai_version)
+        print("\n".join(urls))  # one per line: `--url` each for a run over all of them
+        return 0
     url = server.up()
     print(url)
     return 0
 
 
 def _down(args: argparse.Namespace, server: LocalServer, console: Console) -> int:
+    if getattr(args, "instances", None):
+        from .pool import instances_down
+
+        console.print(f"stopped {instances_down(args.instances, args.home)} instance(s)")
+        return 0
     if server.down():
         console.print("stopped")
     else:
@@ -138,4 +149,7 @@ def register(subparsers: Any) -> None:
         sub = actions.add_parser(name, help=help_text, parents=[common])
         if name == "status":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name in ("up", "down"):
+            sub.add_argument("--instances", type=int, default=None, metavar="N",
+                             help="instances pool-1..pool-N instead (each its own port), e.g. for a run over a pool")
     parser.set_defaults(func=run)
