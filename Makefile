@@ -81,9 +81,13 @@ bench: install $(PEER_VENV)/bin/python
 	$(BIN)/invokeai-py server up
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
-# docs/RELIABILITY.md from a run of the fault and bad-input tests.
+# docs/RELIABILITY.md from a run of the fault, bad-input and real-server reliability tests.
+# The load scenario runs 500 jobs here (96 in make test); RELIABILITY_ARGS=--load-jobs N.
+RELIABILITY_ARGS ?=
+
 reliability: install
-	$(BIN)/python scripts/reliability_report.py
+	$(BIN)/invokeai-py server provision
+	$(BIN)/python scripts/reliability_report.py $(RELIABILITY_ARGS)
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
