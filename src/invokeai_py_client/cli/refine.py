@@ -76,8 +76,11 @@ def register(subparsers: Any) -> None:
                         "only lost ones submitted again")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--url", "--server", dest="url", default=None,
-                       help="server URL (default $INVOKEAI_URL or http://localhost:9090)")
+    where.add_argument("--url", "--server", dest="url", action="append", default=None,
+                       help="server URL (default $INVOKEAI_URL or http://localhost:9090); "
+                            "give it again for a run over several servers (see cli/pool.py)")
+    where.add_argument("--servers", type=Path, default=None, metavar="FILE",
+                       help="run over the servers in FILE (a URL a line, or JSON with names and credentials)")
     where.add_argument("--local", action="store_true", help="use (and start) the local CPU server with tiny models")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per prompt and stage")
     p.set_defaults(func=run)
@@ -223,7 +226,17 @@ def run(args: argparse.Namespace) -> int:
     except InvokeAIError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
-    url = args.url
+    urls = [args.url] if isinstance(args.url, str) else list(args.url or [])
+    if len(urls) > 1 or getattr(args, "servers", None) is not None:
+        from .pool import read_servers, run_pooled
+
+        try:
+            servers = read_servers(urls, args.servers)
+        except InvokeAIError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 2
+        return run_pooled(args, run_state, servers, console)
+    url = urls[0] if urls else None
     started_here = None
     if args.local:
         from ..server import LocalServer
@@ -283,6 +296,8 @@ def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: C
     except InvokeAIError as exc:
         run.save()
         console.print(f"[red]error:[/red] {exc}")
+        console.print(f"the same command with --resume finishes the run in {args.output_dir} "
+                      "(finished prompts are kept, queued items re-attached, lost or canceled ones submitted again)")
         return 1
     run.save()
     manifest = run.to_json()
