@@ -178,6 +178,7 @@ def _finished_session(item: dict[str, Any]) -> dict[str, Any]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     queue: Queue
 
     def log_message(self, fmt: str, *args: Any) -> None:

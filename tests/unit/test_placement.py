@@ -10,7 +10,7 @@ from invokeai_py_client.pipelines.placement import (
     SpeedMeter,
     choose_server,
     item_seconds,
-    plan_steal,
+    plan_moves,
     seconds_per_item,
     split_batch,
 )
@@ -81,14 +81,24 @@ def test_speed_is_the_median_of_recent_items() -> None:
     assert len(meter) == 3
 
 
-def test_an_idle_server_takes_pending_items_from_the_queue_ending_last() -> None:
-    idle = ServerLoad("fast", 0, 1.0)
-    busy = [ServerLoad("slow", 9, 2.0), ServerLoad("mid", 4, 1.0)]
-    # slow ends at 18 s: moving 6 makes it 3*2 = 6 s and fast 6*1 = 6 s.
-    assert plan_steal(idle, busy, {"slow": 8, "mid": 3}) == ("slow", 6)
-    assert plan_steal(idle, busy, {"slow": 2, "mid": 3}) == ("slow", 2)  # only pending items move
+def test_pending_items_are_split_again_over_every_server_onto_the_one_running_dry() -> None:
+    fast = ServerLoad("fast", 0, 1.0)
+    busy = [ServerLoad("slow", 9, 2.0), ServerLoad("mid", 6, 1.0)]
+    # 13 movable items (8 + 5) over fast (0 fixed), slow (1 fixed), mid (1 fixed), all ending at ~6 s:
+    moves = plan_moves([fast], busy, {"slow": 8, "mid": 5})
+    assert moves == [("slow", "fast", 6)]
+    ends = {"fast": 6 * 1.0, "slow": (9 - 6) * 2.0, "mid": 6 * 1.0}
+    assert max(ends.values()) - min(ends.values()) <= 2.0
+
+
+def test_the_excess_of_several_busy_servers_moves() -> None:
+    takers = [ServerLoad("t", 0, 1.0)]
+    busy = [ServerLoad("a", 10, 1.0), ServerLoad("b", 10, 1.0)]
+    moves = plan_moves(takers, busy, {"a": 9, "b": 9})
+    assert sorted(moves) == [("a", "t", 3), ("b", "t", 4)] or sorted(moves) == [("a", "t", 4), ("b", "t", 3)]
 
 
 def test_nothing_moves_when_it_would_not_end_sooner() -> None:
-    assert plan_steal(ServerLoad("slow", 0, 5.0), [ServerLoad("fast", 2, 1.0)], {"fast": 1}) is None
-    assert plan_steal(ServerLoad("a", 0, 1.0), [ServerLoad("b", 5, 1.0)], {}) is None
+    assert plan_moves([ServerLoad("slow", 0, 5.0)], [ServerLoad("fast", 2, 1.0)], {"fast": 1}) == []
+    assert plan_moves([ServerLoad("a", 0, 1.0)], [ServerLoad("b", 5, 1.0)], {}) == []
+    assert plan_moves([], [ServerLoad("b", 5, 1.0)], {"b": 4}) == []

@@ -31,7 +31,7 @@ __all__ = [
     "SpeedMeter",
     "choose_server",
     "item_seconds",
-    "plan_steal",
+    "plan_moves",
     "seconds_per_item",
     "split_batch",
 ]
@@ -132,29 +132,29 @@ def split_batch(count: int, loads: Sequence[ServerLoad], eligible: Iterable[str]
     return {name: n for name, n in given.items() if n}
 
 
-def plan_steal(
-    idle: ServerLoad, busy: Sequence[ServerLoad], movable: Mapping[str, int]
-) -> tuple[str, int] | None:
-    """Which server to move pending items from onto the `idle` one, and how many.
+def plan_moves(
+    takers: Sequence[ServerLoad], busy: Sequence[ServerLoad], movable: Mapping[str, int]
+) -> list[tuple[str, str, int]]:
+    """Which pending items to move onto servers running dry: ``(from, to, how many)``.
 
     `movable[name]` is how many of the run's items are still pending (not started) on
-    server `name`. Items move from the server whose queue ends last, as many as make
-    it end no later than the idle server would with them; None when moving none helps.
+    busy server `name`. The movable items are split again over every server as
+    `split_batch` would, each server's other work staying where it is; the busy
+    servers' excess goes to the `takers` (nothing moves between busy servers).
     """
-    pace = seconds_per_item([idle, *busy])
-    best: tuple[float, str] | None = None
-    for load in busy:
-        if movable.get(load.name, 0) > 0:
-            ends = max(load.outstanding, 0) * pace[load.name]
-            if best is None or ends > best[0]:
-                best = (ends, load.name)
-    if best is None:
-        return None
-    source = next(s for s in busy if s.name == best[1])
-    moved = 0
-    left = max(source.outstanding, 0)
-    here = max(idle.outstanding, 0)
-    while moved < movable[source.name] and (here + moved + 1) * pace[idle.name] < left * pace[source.name]:
-        moved += 1
-        left -= 1
-    return (source.name, moved) if moved else None
+    fixed = [ServerLoad(s.name, max(s.outstanding - movable.get(s.name, 0), 0), s.seconds_per_item) for s in busy]
+    total = sum(movable.get(s.name, 0) for s in busy)
+    if not takers or total <= 0:
+        return []
+    shares = split_batch(total, [*takers, *fixed])
+    wanted = {t.name: shares.get(t.name, 0) for t in takers}
+    excess = {s.name: movable.get(s.name, 0) - shares.get(s.name, 0) for s in busy}
+    moves: list[tuple[str, str, int]] = []
+    for source in sorted((n for n in excess if excess[n] > 0), key=lambda n: -excess[n]):
+        for taker in wanted:
+            count = min(excess[source], wanted[taker])
+            if count > 0:
+                moves.append((source, taker, count))
+                excess[source] -= count
+                wanted[taker] -= count
+    return moves

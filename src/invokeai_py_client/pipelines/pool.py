@@ -54,7 +54,7 @@ from ..queue import QueueAndProcessorStatus
 from ..queue_models import QueueItem
 from ..workflow.definition import WorkflowDefinition
 from ..workflow.handle import WorkflowHandle
-from .placement import ServerLoad, SpeedMeter, item_seconds, plan_steal, split_batch
+from .placement import ServerLoad, SpeedMeter, item_seconds, plan_moves, split_batch
 
 __all__ = ["PoolResult", "PoolRun", "PoolServer", "ServerPool"]
 
@@ -528,33 +528,36 @@ class ServerPool:
             batch.on_result(result)
 
     def _steal(self, batch: _Batch, loads: Sequence[ServerLoad]) -> None:
-        """Move rows still pending on a server whose queue ends last to one left idle."""
+        """Move rows still pending on busy servers to servers about to run dry.
+
+        A server about to run dry has at most its current item left (of anyone's); the
+        run's pending rows are split again over all servers (`plan_moves`).
+        """
         busy_rows: dict[str, list[_Row]] = {}
         for row in batch.rows:
             if row.job is not None and row.member is not None:
                 busy_rows.setdefault(row.member.name, []).append(row)
-        idle = [load for load in loads if load.name in batch.handles and load.outstanding == 0
-                and load.name not in busy_rows]
-        if not idle or not busy_rows:
+        idle = [load for load in loads if load.name in batch.handles and load.outstanding <= 1
+                and len(busy_rows.get(load.name, ())) <= load.outstanding]
+        busy = [load for load in loads if len(busy_rows.get(load.name, ())) > 1 and load not in idle]
+        if not idle or not busy:
             return
-        busy = [load for load in loads if load.name in busy_rows]
         counts = self._each([self._member(load.name) for load in busy],
                             lambda m: m.client.queue_repo.counts_by_destination(batch.run.destination))
         pending = {load.name: c.pending for load, c in zip(busy, counts, strict=True) if not isinstance(c, Exception)}
-        plan = plan_steal(idle[0], busy, pending)
-        if plan is None:
-            return
-        source, count = plan
-        # Items run in queue order: the run's last `count` items there have not started.
-        moved = sorted(busy_rows[source], key=lambda r: r.job.item_id if r.job else 0)[-count:]
-        freed = []
-        for row in moved:
-            assert row.job is not None
-            if row.job.cancel().status == "canceled":  # it may have completed meanwhile: then it stays
-                row.job = None
-                freed.append(row)
-        log.info("moving %d pending row(s) from %s to idle %s", len(freed), source, idle[0].name)
-        self._place(batch, freed, [idle[0]])
+        for source, taker, count in plan_moves(idle, busy, pending):
+            # Items run in queue order: the run's last items there have not started.
+            mine = sorted((r for r in busy_rows[source] if r.job is not None), key=lambda r: r.job.item_id if r.job else 0)
+            moved = mine[len(mine) - count:]
+            busy_rows[source] = mine[: len(mine) - count]
+            answers = self._each(moved, lambda r: r.job.cancel() if r.job is not None else None)
+            freed = []
+            for row, answer in zip(moved, answers, strict=True):
+                if isinstance(answer, QueueItem) and answer.status == "canceled":  # else it ran meanwhile: it stays
+                    row.job = None
+                    freed.append(row)
+            log.info("moving %d pending row(s) from %s to %s", len(freed), source, taker)
+            self._place(batch, freed, [load for load in idle if load.name == taker])
 
 
 @dataclass
