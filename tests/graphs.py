@@ -37,6 +37,22 @@ def blank_image_body(width: int = 64, height: int = 64, red: int = 0) -> dict[st
     }
 
 
+def slow_body(width: int = 2400) -> dict[str, Any]:
+    """A graph of no model that runs a second or two on a CPU server (a big gaussian blur)."""
+    nodes = {
+        "blank": {
+            "id": "blank", "type": "blank_image", "width": width, "height": 2400,
+            "use_cache": False, "is_intermediate": True,
+        },
+        "blur": {
+            "id": "blur", "type": "img_blur", "radius": 50, "blur_type": "gaussian",
+            "use_cache": False, "is_intermediate": True,
+        },
+    }
+    edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "blur", "field": "image"}}]
+    return {"batch": {"graph": {"id": f"slow-{width}", "nodes": nodes, "edges": edges}}}
+
+
 def failing_body() -> dict[str, Any]:
     """A graph that the server accepts but that fails when run (the image does not exist)."""
     return {

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypedDict, TypeVar
 import httpx
 import pydantic
 
-from ._exceptions import APIResponseError, InvokeAIError, ValidationError
+from ._exceptions import APIResponseError, AuthenticationError, InvokeAIError, ValidationError
 from ._socket import AsyncEventHub, SyncEventHub
 from ._transport import (
     IDEMPOTENT_METHODS,
@@ -288,7 +288,17 @@ def _expanded(flow: Flow[T], runner: SyncRunner | AsyncRunner) -> Generator[Cust
                 login = runner.login
                 if step.authenticate and login is not None and login.key not in runner.memo:
                     yield login
-                answer = yield from exchange(step, runner.options)
+                token = runner.credentials.token
+                try:
+                    answer = yield from exchange(step, runner.options)
+                except AuthenticationError:
+                    if not step.authenticate or login is None:
+                        raise
+                    # The token expired (a client that only reads, or waits on the socket,
+                    # never gets a renewed one): log in again and resend, once. A 401 is
+                    # answered before the server does anything, so resending is safe.
+                    yield _Relogin(login, token)
+                    answer = yield from exchange(step, runner.options)
             except InvokeAIError as exc:
                 error = _without_body(exc) if isinstance(step, Call) and step.secret else exc
     finally:
@@ -509,6 +519,26 @@ class Once(Generic[T]):
             if self.refresh or self.key not in runner.memo:
                 runner.memo[self.key] = await runner.run(self.make())
             return cast(T, runner.memo[self.key])
+
+
+@dataclass(frozen=True)
+class _Relogin:
+    """Run the client's login again, unless another flow already replaced the `refused` token."""
+
+    login: Once[Any]
+    refused: str | None
+
+    def run_sync(self, runner: SyncRunner) -> None:
+        with runner.lock(self.login.key):
+            if runner.credentials.token == self.refused:
+                log.info("the server refused the client's token (expired?); logging in again")
+                runner.memo[self.login.key] = runner.run(self.login.make())
+
+    async def run_async(self, runner: AsyncRunner) -> None:
+        async with runner.lock(self.login.key):
+            if runner.credentials.token == self.refused:
+                log.info("the server refused the client's token (expired?); logging in again")
+                runner.memo[self.login.key] = await runner.run(self.login.make())
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,7 +44,7 @@ from invokeai_py_client.server import LocalServer, LocalServerError
 from invokeai_py_client.server._common import port_is_free
 from invokeai_py_client.server.local import is_invokeai_web
 from tests import multiuser_server
-from tests.graphs import blank_image_body
+from tests.graphs import blank_image_body, slow_body
 
 INSTANCE = multiuser_server.INSTANCE
 
@@ -220,7 +224,7 @@ def test_token_and_password_never_show_in_repr_logs_or_errors(
     multiuser: MultiUserServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "invokeai_py_client"):  # the CLI's main(), run by earlier tests, quiets httpx
+    for name in ("httpx", "httpcore", "invokeai_py_client"):  # the CLI's main(), run earlier, quiets httpx
         caplog.set_level(logging.DEBUG, logger=name)
     secrets: list[str] = [multiuser.admin.password]
     with logged_in(multiuser.url, multiuser.admin) as client:
@@ -240,9 +244,10 @@ def test_token_and_password_never_show_in_repr_logs_or_errors(
         ]
     assert len(set(secrets)) == 3
     # httpcore's own DEBUG trace prints raw response headers (Set-Cookie at login,
-    # X-Refreshed-Token after mutations); that is httpcore's, not ours, and out of reach.
-    records = [r for r in caplog.records if not r.name.startswith("httpcore")]
+    # X-Refreshed-Token after mutations): the client's filter blanks them.
+    records = caplog.records
     assert any(r.name == "httpx" for r in records)
+    assert any(r.name.startswith("httpcore") and "x-refreshed-token" in r.getMessage() for r in records)
     assert any(r.name.startswith("invokeai_py_client") for r in records)
     texts += [r.getMessage() for r in records]
     for secret in secrets:
@@ -332,6 +337,86 @@ def test_after_a_password_change_the_client_keeps_working_and_its_socket_reconne
             == "completed"
         )
         assert client._runner.hub.connected
+
+
+# --- token expiry ----------------------------------------------------------------------
+
+
+def short_lived(token: str, seconds: float) -> str:
+    """`token`'s claims expiring in `seconds`, signed as the server signs (HS256 with the
+    secret in its own database): a token that expires while a test watches."""
+    database = multiuser_server.server().paths.root / "databases" / "invokeai.db"
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        (secret,) = db.execute("SELECT value FROM app_settings WHERE key = 'jwt_secret'").fetchone()
+
+    def encode(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header, payload, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] = int(time.time() + seconds)
+    signed = f"{header}.{encode(json.dumps(claims).encode())}"
+    return f"{signed}.{encode(hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest())}"
+
+
+def expire(client: InvokeAIClient) -> str:
+    """Give `client` a token that expires in a second, and let it expire; answers it."""
+    token = client.credentials.token
+    assert token is not None
+    short = short_lived(token, 1)
+    client.credentials.set(short)
+    time.sleep(max(0.0, token_expiry(short) - time.time()) + 0.2)
+    return short
+
+
+def test_the_minted_short_token_is_accepted_then_refused(multiuser: MultiUserServer) -> None:
+    """The test's own tool: the server takes its tokens, and refuses them once expired."""
+    with logged_in(multiuser.url, multiuser.admin, use_events=False) as client:
+        token = short_lived(str(client.credentials.token), 3)
+    with InvokeAIClient(multiuser.url, token=token, use_events=False) as fresh:
+        assert isinstance(fresh.board_repo.list_boards(), list)
+        time.sleep(max(0.0, token_expiry(token) - time.time()) + 0.2)
+        with pytest.raises(AuthenticationError):
+            fresh.board_repo.list_boards()
+
+
+def test_a_token_expiring_while_only_the_socket_carries_traffic_is_renewed_by_logging_in_again(
+    multiuser: MultiUserServer,
+) -> None:
+    with logged_in(multiuser.url, multiuser.admin) as client:
+        assert client._runner.hub.connect()
+        jobs = [client.queue_repo.enqueue_batch(slow_body(2400 + i))[0] for i in range(3)]
+        short = expire(client)  # while the jobs run and the socket brings their events
+        items = [job.wait(timeout=120) for job in jobs]
+        renewed = client.credentials.token
+    assert [i.status for i in items] == ["completed"] * 3
+    assert renewed is not None and renewed != short
+    assert token_expiry(renewed) > time.time() + 3600  # a fresh login's token
+
+
+def test_a_token_only_client_gets_a_clear_authentication_error_after_expiry(
+    multiuser: MultiUserServer,
+) -> None:
+    with logged_in(multiuser.url, multiuser.admin, use_events=False) as admin:
+        token = admin.credentials.token
+    with InvokeAIClient(multiuser.url, token=token) as client:
+        assert client._runner.hub.connect()
+        job = client.queue_repo.enqueue_batch(slow_body(2400))[0]
+        expire(client)
+        with pytest.raises(AuthenticationError) as info:
+            job.wait(timeout=120)  # no password to log in again with
+    assert info.value.status_code == 401
+
+
+def test_a_get_only_client_after_expiry(multiuser: MultiUserServer) -> None:
+    with logged_in(multiuser.url, multiuser.user, use_events=False) as client:
+        short = expire(client)
+        assert isinstance(client.board_repo.list_boards(), list)  # logged in again, then read
+        assert client.credentials.token != short
+    with InvokeAIClient(multiuser.url, token=short, use_events=False) as reader:
+        with pytest.raises(AuthenticationError) as info:
+            reader.board_repo.list_boards()
+        assert info.value.status_code == 401
 
 
 # --- last: up again, then down (it stops this module's server) --------------------------

@@ -30,36 +30,11 @@ from invokeai_py_client import (
 )
 from invokeai_py_client.server import LocalServer
 from invokeai_py_client.server._common import read_state
+from tests.graphs import slow_body
 from tests.reliability.conftest import items_of
 from tests.reliability.test_proxy_faults import tagged
 
 JOBS = 6
-
-
-def slow_body(width: int) -> dict[str, Any]:
-    """A graph of no model that runs for a second or two on this CPU (a big blur)."""
-
-    def edge(src: str, sf: str, dst: str, df: str) -> dict[str, Any]:
-        return {"source": {"node_id": src, "field": sf}, "destination": {"node_id": dst, "field": df}}
-
-    return {
-        "batch": {
-            "graph": {
-                "id": f"slow-{width}",
-                "nodes": {
-                    "blank": {
-                        "id": "blank", "type": "blank_image", "width": width, "height": 2400,
-                        "use_cache": False, "is_intermediate": True,
-                    },
-                    "blur": {
-                        "id": "blur", "type": "img_blur", "radius": 50, "blur_type": "gaussian",
-                        "use_cache": False, "is_intermediate": True,
-                    },
-                },
-                "edges": [edge("blank", "image", "blur", "image")],
-            }
-        }
-    }
 
 
 def kill(server: LocalServer) -> int:
