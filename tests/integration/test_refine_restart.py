@@ -1,10 +1,10 @@
-"""A fused `refine` run whose server is killed (SIGKILL) and started again midway.
+"""A `refine` run (fused or staged) whose server is killed (SIGKILL) and started again midway.
 
 On its own instance ("refine-restart": own root, port and database, the tiny models),
 never the shared default server. The run either rides out the outage or ends with an
-error; rerun with --resume, it finishes. Either way each prompt has exactly one
-completed queue item (the one running when the server died is canceled by the
-restarted server and submitted again), and every PNG is on disk.
+error; rerun with --resume, it finishes. Either way each prompt (fused) or prompt and
+stage (staged) has exactly one completed queue item (the one running when the server
+died is canceled by the restarted server and submitted again), and every PNG is on disk.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from invokeai_py_client import InvokeAIClient
 from invokeai_py_client.cli.main import main
 from invokeai_py_client.server import LocalServer, LocalServerError
 from invokeai_py_client.server._common import read_state
@@ -54,24 +54,29 @@ def kill(server: LocalServer) -> None:
 
 
 def statuses(url: str, destination: str) -> dict[str, list[str]]:
-    """Status of each queue item of the run, by the prompt it ran."""
-    by_prompt: dict[str, list[str]] = defaultdict(list)
-    with InvokeAIClient(url, use_events=False) as client:
-        for item in client.queue_repo.items_by_destination(destination):
-            ran = {(v["node_path"], v["field_name"]): v["value"] for v in item.to_dict().get("field_values") or []}
-            by_prompt[str(ran[("base-positive_prompt", "value")])].append(item.status)
-    return dict(by_prompt)
+    """Status of each queue item of the run: by the prompt it ran (fused), by its stage run's
+    destination ``<run>:<prompt>:<stage>`` (staged)."""
+    by_key: dict[str, list[str]] = defaultdict(list)
+    rows = httpx.get(f"{url}/api/v1/queue/default/list_all", timeout=30).json()
+    for row in rows:
+        if row.get("destination") == destination:  # fused: one destination for the run
+            ran = {(v["node_path"], v["field_name"]): v["value"] for v in row.get("field_values") or []}
+            by_key[str(ran[("base-positive_prompt", "value")])].append(row["status"])
+        elif str(row.get("destination")).startswith(destination + ":"):
+            by_key[row["destination"]].append(row["status"])
+    return dict(by_key)
 
 
-def test_a_fused_run_finishes_after_its_server_is_killed_and_restarted(
-    own_server: LocalServer, tmp_path: Path, record_property: Any
+@pytest.mark.parametrize("mode", ["--fused", "--no-fused"])
+def test_a_run_finishes_after_its_server_is_killed_and_restarted(
+    own_server: LocalServer, tmp_path: Path, record_property: Any, mode: str
 ) -> None:
     url = own_server.up()
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "invokeai_py_client.cli.main", "refine", *(f"restart {k}" for k in range(PROMPTS)),
         "--url", url, "--seed", "500", "--width", "64", "--height", "64", "--base-steps", "2",
-        "--refine-steps", "2", "--upscale", "--timeout", "300", "--output-dir", str(out),
+        "--refine-steps", "2", "--upscale", "--timeout", "300", "--output-dir", str(out), mode,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     manifest_path = out / "manifest.json"
@@ -101,12 +106,17 @@ def test_a_fused_run_finishes_after_its_server_is_killed_and_restarted(
         assert code == 1, stderr
         assert main([*command[3:], "--resume"]) == 0
     manifest = json.loads(manifest_path.read_text())
-    by_prompt = statuses(url, manifest["destination"])
-    assert sorted(by_prompt) == sorted(f"restart {k}" for k in range(PROMPTS))
-    for prompt, seen in by_prompt.items():
-        assert seen.count("completed") == 1, (prompt, seen)  # one finished item per prompt: none twice
-        assert set(seen) <= {"completed", "canceled"}, (prompt, seen)  # only the one the restart canceled
-    record_property("items_canceled_by_the_restart", sum(s.count("canceled") for s in by_prompt.values()))
+    by_key = statuses(url, manifest["destination"])
+    if mode == "--fused":
+        assert sorted(by_key) == sorted(f"restart {k}" for k in range(PROMPTS))
+    else:
+        assert sorted(by_key) == sorted(
+            f"{manifest['destination']}:{k}:{stage}" for k in range(PROMPTS) for stage in ("base", "refined", "upscaled")
+        )
+    for key, seen in by_key.items():
+        assert seen.count("completed") == 1, (key, seen)  # one finished item per prompt (and stage): none twice
+        assert set(seen) <= {"completed", "canceled"}, (key, seen)  # and only what the restart canceled
+    record_property("items_canceled_by_the_restart", sum(s.count("canceled") for s in by_key.values()))
     for row in manifest["prompts"]:
         for stem in ("base", "refined", "upscaled"):
             assert (Path(row["folder"]) / f"{stem}.png").stat().st_size > 0
