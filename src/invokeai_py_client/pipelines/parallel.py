@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack, overload
 
-from .._exceptions import InvokeAIError, ValidationError
+from .._exceptions import InvokeAIError, JobTimeoutError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
 from .._resource import operation
 from ..images import delete_image_flow
@@ -49,7 +49,8 @@ class ParallelRefiner(MultiStageRefiner[Runner]):
         jobs: list[StageJob[Runner]] = []
         for values in runs:
             while sum(1 for j in jobs if not j.job.done()) >= limit:
-                yield _AnyDone([j.job for j in jobs if not j.job.done()], self.timeout)
+                if not (yield _AnyDone([j.job for j in jobs if not j.job.done()], self.timeout)):
+                    raise JobTimeoutError(f"no refinement finished within {self.timeout}s", None)
             jobs.append((yield from stage._submit_flow(values)))
         images = []
         for stage_job in jobs:

@@ -174,6 +174,9 @@ class Stage(Resource[Runner]):
             yield from flow_of(WorkflowHandle.sync_dnn_model)(handle, True, True)
         for key, value in self.values.items():
             handle.set_input_value(key, value)
+        if self.board is not None and not self._has_input(handle, self.board_input):
+            log.warning("stage %r: workflow %r has no input %r; its images go to the board the workflow names",
+                        self.name, handle.name, self.board_input)
         log.info("stage %r: loaded workflow %r", self.name, handle.name)
         self._handle = handle
 
