@@ -176,3 +176,25 @@ def test_run_chains_follows_each_decision_and_finishes_chains_first(client: Invo
     items = {(o.chain, o.step): o.item for o in outcomes}
     # prepend + look-ahead 1: chain 0's last pass finished before the last chain's base started
     assert str(items[(0, 2)].completed_at) <= str(items[(3, 0)].started_at)
+
+
+def test_run_chains_on_the_async_client_is_an_async_iterator(server_url: str) -> None:
+    async def main() -> list[StageOutcome]:
+        async with AsyncInvokeAIClient(server_url) as aclient:
+            base = Stage(aclient, "sdxl_base.json", board=BOARDS.base)
+            refine = Stage(aclient, "sdxl_refiner.json", board=BOARDS.refined)
+
+            def start(k: int) -> Next:
+                return Next(base, {"Positive prompt": f"async {k}", "Seed": k, "Steps": 2, "Width": 64,
+                                   "Height": 64}, "base")
+
+            def decide(o: StageOutcome) -> Next | None:
+                if o.name != "base":
+                    return None
+                return Next(refine, {"Input image": o.image, "Prompt": "x", "Refinement steps": 2}, "refined")
+
+            return [o async for o in run_chains(aclient, 2, start, decide)]
+
+    outcomes = asyncio.run(main())
+    assert sorted((o.chain, o.name) for o in outcomes) == [(0, "base"), (0, "refined"), (1, "base"), (1, "refined")]
+    assert all(o.item.status == "completed" for o in outcomes)
