@@ -12,7 +12,9 @@ and so its images, where it runs). A batch is split over the servers in proporti
 their speed, net of the work already on their queues (other clients' too, as their
 queue status reports): one `enqueue_batch` per server, every item tagged with the run's
 destination. No coordinator: several clients share the servers through what the
-servers report.
+servers report. While a run goes on, a server about to run dry takes rows still pending
+elsewhere (their items there are canceled first), so a wrong guess of speeds costs
+little. `least_loaded()` answers where one more chain (e.g. of a scheduler) should go.
 
 Failover: a server that cannot be reached for `outage_deadline` seconds is marked down
 and its unfinished rows are placed again, from the start, on the others; when it comes
@@ -29,10 +31,9 @@ import concurrent.futures
 import json
 import logging
 import queue
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,7 +55,7 @@ from ..queue import QueueAndProcessorStatus
 from ..queue_models import QueueItem
 from ..workflow.definition import WorkflowDefinition
 from ..workflow.handle import WorkflowHandle
-from .placement import ServerLoad, SpeedMeter, item_seconds, plan_moves, split_batch
+from .placement import ServerLoad, SpeedMeter, choose_server, item_seconds, plan_moves, split_batch
 
 __all__ = ["PoolResult", "PoolRun", "PoolServer", "ServerPool"]
 
@@ -186,7 +187,6 @@ class ServerPool:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=min(16, len(self._members)), thread_name_prefix="invokeai-pool"
         )
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ServerPool({[m.name for m in self._members]})"
@@ -259,6 +259,14 @@ class ServerPool:
             else:
                 raise status
         return [m.load() for m in self._members if not m.down and m.unreachable_since is None]
+
+    def least_loaded(self, eligible: Iterable[str] | None = None) -> str:
+        """The server (of `eligible`, default all up) where one more chain would finish first.
+
+        Looks at every server's queue now (other clients' items count) and weighs it by
+        the server's measured time per item.
+        """
+        return choose_server(self.probe(), eligible)
 
     def _rejoin(self, member: _Member, destination: str | None) -> None:
         if destination is not None:
