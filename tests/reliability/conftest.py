@@ -24,6 +24,7 @@ INSTANCE = "reliability"
 def own_server() -> Iterator[LocalServer]:
     """The scenarios' own InvokeAI instance (no models needed: their graphs use none)."""
     server = LocalServer(instance=INSTANCE)
+    already_running = server.url() is not None  # another session's: it stops it, not us
     try:
         server.up(install_models=False)
     except LocalServerError as exc:
@@ -31,7 +32,8 @@ def own_server() -> Iterator[LocalServer]:
     try:
         yield server
     finally:
-        server.down()
+        if not already_running:
+            server.down()
 
 
 @pytest.fixture
