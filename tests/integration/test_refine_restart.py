@@ -1,10 +1,10 @@
 """A `refine` run (fused or staged) whose server is killed (SIGKILL) and started again midway.
 
 On its own instance ("refine-restart": own root, port and database, the tiny models),
-never the shared default server. The run either rides out the outage or ends with an
-error; rerun with --resume, it finishes. Either way each prompt (fused) or prompt and
-stage (staged) has exactly one completed queue item (the one running when the server
-died is canceled by the restarted server and submitted again), and every PNG is on disk.
+never the shared default server. The run rides out the outage and finishes without a
+rerun: each prompt (fused) or prompt and stage (staged) has exactly one completed queue
+item (the one running when the server died is canceled by the restarted server and
+submitted again by the run), and every PNG is on disk.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pytest
 
-from invokeai_py_client.cli.main import main
 from invokeai_py_client.server import LocalServer, LocalServerError
 from invokeai_py_client.server._common import read_state
 
@@ -100,11 +99,8 @@ def test_a_run_finishes_after_its_server_is_killed_and_restarted(
         if process.poll() is None:
             process.kill()
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    record_property("rode_out_the_outage", code == 0)
-    print(f"first run: exit {code}; its last words: {stderr.strip().splitlines()[-3:]}")
-    if code != 0:  # the run ended with an error: the rerun finishes it
-        assert code == 1, stderr
-        assert main([*command[3:], "--resume"]) == 0
+    assert code == 0, stderr  # the waits rode out the outage; what the restart canceled was submitted again
+    assert "the server restarted" in stderr
     manifest = json.loads(manifest_path.read_text())
     by_key = statuses(url, manifest["destination"])
     if mode == "--fused":

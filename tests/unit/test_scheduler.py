@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from invokeai_py_client import JobFailedError
+from invokeai_py_client import JobCanceledError, JobError
 from invokeai_py_client._flow import Pause
 from invokeai_py_client.jobs import Job
 from invokeai_py_client.pipelines import Next, StageOutcome
@@ -24,12 +24,12 @@ from invokeai_py_client.queue_models import QueueItem
 class FakeServer:
     """A queue processed one item at a time, front first, when the schedule waits."""
 
-    def __init__(self, failing: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, failing: tuple[str, ...] = ()) -> None:
         self.queue: list[tuple[Job[Any], str]] = []
         self.ran: list[str] = []
         self.waits_on_empty_queue = 0
         self.max_first_stages_queued = 0
-        self.failing = failing
+        self.failing = list(failing)  # each label fails as often as it is listed
         self.next_id = 1
 
     def enqueue(self, job: Job[Any], label: str, prepend: bool) -> None:
@@ -44,7 +44,9 @@ class FakeServer:
                 self.waits_on_empty_queue += 1
             job, label = self.queue.pop(0)
             self.ran.append(label)
-            status = "failed" if label in self.failing else "completed"
+            status = "canceled" if label in self.failing else "completed"
+            if label in self.failing:
+                self.failing.remove(label)
             job._settle(QueueItem(item_id=job.item_id, status=status, batch_id=job.batch_id), None)
             answer: Any = {job}
         else:
@@ -115,7 +117,7 @@ def test_follow_ups_go_first_and_the_queue_never_runs_dry(look_ahead: int) -> No
 
 
 def test_a_decision_may_be_a_flow_and_a_failed_stage_raises() -> None:
-    server = FakeServer(failing={"1:refine"})
+    server = FakeServer(failing=("1:refine",))
     stage = FakeStage(server, "stage")
 
     def decide(o: StageOutcome) -> Generator[Any, Any, Next | None]:
@@ -124,7 +126,29 @@ def test_a_decision_may_be_a_flow_and_a_failed_stage_raises() -> None:
 
     flow = schedule_flow(2, lambda k: Next(stage, {"chain": k, "name": "base"}, "base"), decide, look_ahead=2)
     seen = []
-    with pytest.raises(JobFailedError):
+    with pytest.raises(JobCanceledError):
         for outcome in stream_sync(server, flow):  # type: ignore[arg-type]
             seen.append((outcome.chain, outcome.name))
     assert (0, "refine") in seen and (1, "refine") not in seen
+
+
+def test_retry_enqueues_a_canceled_stage_run_again_at_the_front() -> None:
+    server = FakeServer(failing=("0:refine",))
+    stage = FakeStage(server, "stage")
+    errors: list[JobError] = []
+
+    def retry(chain: int, nxt: Next, error: JobError) -> Next | None:
+        errors.append(error)
+        return nxt
+
+    def decide(o: StageOutcome) -> Next | None:
+        return Next(stage, {"chain": o.chain, "name": "refine"}, "refine") if o.step == 0 else None
+
+    flow = schedule_flow(2, lambda k: Next(stage, {"chain": k, "name": "base"}, "base"), decide,
+                         look_ahead=2, retry=retry)
+    outcomes = list(stream_sync(server, flow))  # type: ignore[arg-type]
+    assert [type(e) for e in errors] == [JobCanceledError]
+    assert server.ran == ["0:base", "0:refine", "0:refine", "1:base", "1:refine"]  # again, first in line
+    assert sorted((o.chain, o.name, o.step) for o in outcomes) == [
+        (0, "base", 0), (0, "refine", 1), (1, "base", 0), (1, "refine", 1),
+    ]

@@ -34,8 +34,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .._exceptions import InvokeAIError, ValidationError
+from .._exceptions import InvokeAIError, JobCanceledError, ValidationError
 from ..client import InvokeAIClient
+from ._watch import OutageWatch
 from .report import write_contact_sheet, write_index
 
 
@@ -273,14 +274,14 @@ def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: C
     )
     rows = run.rows
     try:
-        with InvokeAIClient(url) as client, progress:
+        with InvokeAIClient(url) as client, progress, OutageWatch(client.base_url) as watch:
             try:
                 if args.fused:
-                    _run_fused(client, args, run, progress)
+                    _run_fused(client, args, run, progress, watch)
                 else:
                     from .refine_staged import run_staged
 
-                    run_staged(client, args, run, progress)
+                    run_staged(client, args, run, progress, watch)
                 for index, row in enumerate(rows):
                     row.folder = row.folder or str(args.output_dir / folder_name(index, row.prompt))
                     Path(row.folder).mkdir(parents=True, exist_ok=True)
@@ -328,11 +329,14 @@ def _stage_values(args: argparse.Namespace, title: str, prefix: str = "") -> dic
     return {f"{prefix}{label}": value for label, value in values[title].items()}
 
 
-def _run_fused(client: InvokeAIClient, args: argparse.Namespace, run: RunState, progress: Progress) -> None:
+def _run_fused(
+    client: InvokeAIClient, args: argparse.Namespace, run: RunState, progress: Progress, watch: OutageWatch
+) -> None:
     """Every prompt through the fused chain in ONE request; each stage's image kept.
 
     Resumable: prompts whose images are known are done; items of this run still on the
     queue (found by the run's destination) are waited for; only the rest is submitted.
+    Items a server restart canceled (`watch`) are submitted again, once.
     """
     from ..workflow.chain import chain_workflows
     from ..workflow.definition import WorkflowDefinition
@@ -355,25 +359,22 @@ def _run_fused(client: InvokeAIClient, args: argparse.Namespace, run: RunState, 
         index = by_key.get(_ran_key(item), -1)
         if index in pending and item.status not in ("failed", "canceled"):
             jobs.setdefault(index, client.queue_repo.attach_job(item.item_id))
-    missing_indices = sorted(pending - set(jobs))
-    missing = [run.rows[index] for index in missing_indices]
-    if missing:
-        swept: dict[str, list[Any]] = {
-            "Base: Positive prompt": [r.prompt for r in missing], "Base: Negative prompt": [r.negative for r in missing],
-            "Refine: Prompt": [r.prompt for r in missing], "Refine: Negative prompt": [r.negative for r in missing],
-            "Base: Seed": [r.seed for r in missing],
-        }
-        for label, values in swept.items():
-            wf.get_input_value(label).values = values
-        batch = wf.submit_batch_sync(zipped=[tuple(swept)], destination=run.destination)
-        for index, job in zip(missing_indices, batch.jobs, strict=True):  # items follow the values' order
-            jobs[index] = job
-            run.rows[index].item_ids.append(job.item_id)
-        run.save()  # the items exist now: a rerun re-attaches them, never submits them twice
     task = progress.add_task("prompts", total=len(run.rows), completed=len(run.rows) - len(pending), node="")
     started = time.monotonic()
-    for _ in concurrent.futures.as_completed(jobs.values(), timeout=args.timeout * len(stages) * max(len(jobs), 1)):
-        progress.advance(task)
+    missing_indices = sorted(pending - set(jobs))
+    for attempt in range(2):
+        submitted = time.monotonic()
+        if missing_indices:
+            _submit_fused(wf, run, missing_indices, jobs)
+        waiting = list(jobs.values()) if attempt == 0 else [jobs[index] for index in missing_indices]
+        for _ in concurrent.futures.as_completed(waiting, timeout=args.timeout * len(stages) * max(len(jobs), 1)):
+            progress.advance(task)
+        lost = sorted(index for index, job in jobs.items() if _canceled(job) and watch.down_since(submitted))
+        if not lost or attempt:
+            break
+        progress.console.print(f"the server restarted: {len(lost)} prompt(s) it canceled are submitted again")
+        progress.update(task, advance=-len(lost))
+        missing_indices = lost
     stems = {title.lower(): stem for title, _, stem in stages}
     for index, job in sorted(jobs.items()):
         row, item = run.rows[index], job.result()
@@ -387,6 +388,27 @@ def _run_fused(client: InvokeAIClient, args: argparse.Namespace, run: RunState, 
             if output["role"] == "output" and stage in stems and output["image_names"]:
                 row.images[stems[stage]] = {"image_name": output["image_names"][0]}
         run.save()
+
+
+def _submit_fused(wf: Any, run: RunState, indices: list[int], jobs: dict[int, Any]) -> None:
+    """Submit the rows `indices` as ONE request; their jobs go into `jobs`, their item ids into the manifest."""
+    rows = [run.rows[index] for index in indices]
+    swept: dict[str, list[Any]] = {
+        "Base: Positive prompt": [r.prompt for r in rows], "Base: Negative prompt": [r.negative for r in rows],
+        "Refine: Prompt": [r.prompt for r in rows], "Refine: Negative prompt": [r.negative for r in rows],
+        "Base: Seed": [r.seed for r in rows],
+    }
+    for label, values in swept.items():
+        wf.get_input_value(label).values = values
+    batch = wf.submit_batch_sync(zipped=[tuple(swept)], destination=run.destination)
+    for index, job in zip(indices, batch.jobs, strict=True):  # items follow the values' order
+        jobs[index] = job
+        run.rows[index].item_ids.append(job.item_id)
+    run.save()  # the items exist now: a rerun re-attaches them, never submits them twice
+
+
+def _canceled(job: Any) -> bool:
+    return bool(job.done() and isinstance(job.exception(), JobCanceledError))
 
 
 def _ran_key(item: Any) -> tuple[Any, Any]:

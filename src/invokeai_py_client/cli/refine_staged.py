@@ -15,10 +15,12 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.progress import Progress, TaskID
 
+from .._exceptions import JobCanceledError, JobError
 from .._flow import Flow
 from ..client import InvokeAIClient
 from ..images import download_flow
@@ -29,6 +31,7 @@ from ..pipelines.refine import base_values, refine_values, upscale_values
 from ..pipelines.scheduler import Next, StageOutcome, schedule_flow, stream_sync
 from ..pipelines.stage import Stage, flow_of
 from ..queue import QueueRepository
+from ._watch import OutageWatch
 
 __all__ = ["run_staged"]
 
@@ -143,12 +146,13 @@ def _seconds(entry: dict[str, Any]) -> float:
 
 
 def run_staged(
-    client: InvokeAIClient, args: argparse.Namespace, run: Any, progress: Progress,
+    client: InvokeAIClient, args: argparse.Namespace, run: Any, progress: Progress, watch: OutageWatch,
     scorer: Callable[[bytes], float] | None = None,
 ) -> None:
     """Every prompt through its stages on the scheduler (see the module doc); the manifest kept current.
 
-    `scorer` gates the progressive passes (default `quality.sharpness`).
+    `scorer` gates the progressive passes (default `quality.sharpness`). A stage run a
+    server restart canceled (`watch`) is submitted again, once.
     """
     stages = _stages(client, args)
     chains = _Chains(client, args, run, stages, scorer or sharpness)
@@ -156,8 +160,12 @@ def run_staged(
     overall = progress.add_task("prompts", total=len(run.rows), completed=len(run.rows) - len(pending), node="")
     bars: dict[str, TaskID] = {}
 
+    enqueued_at: dict[tuple[int, str], float] = {}
+    retried: set[tuple[int, str]] = set()
+
     def on_enqueued(chain: int, nxt: Next, job: Job[Any]) -> None:
         index = pending[chain]
+        enqueued_at.setdefault((chain, nxt.name), time.monotonic())
         entry = run.rows[index].runs.setdefault(nxt.name, {})
         entry.update(status="queued", destination=nxt.destination, item_id=job.item_id)
         if job.item_id not in run.rows[index].item_ids:
@@ -175,9 +183,17 @@ def run_staged(
         run.save()
         return nxt
 
+    def retry(chain: int, nxt: Next, error: JobError) -> Next | None:
+        key = (chain, nxt.name)
+        if not isinstance(error, JobCanceledError) or key in retried or not watch.down_since(enqueued_at[key]):
+            return None
+        retried.add(key)
+        progress.console.print(f"the server restarted: {nxt.name} of prompt {pending[chain] + 1} is submitted again")
+        return replace(nxt, attach=None)
+
     started = time.monotonic()
     schedule = schedule_flow(len(pending), first, decide, look_ahead=args.look_ahead, timeout=args.timeout,
-                               on_enqueued=on_enqueued)
+                             on_enqueued=on_enqueued, retry=retry)
     for outcome in stream_sync(client._runner, schedule):
         stem = PROGRESSIVE if outcome.name.startswith(PROGRESSIVE) else outcome.name
         if stem not in bars:
@@ -188,8 +204,6 @@ def run_staged(
 
 def _for_row(outcome: StageOutcome, index: int) -> StageOutcome:
     """The outcome with `chain` as the row's index (the schedule counts only the pending rows)."""
-    from dataclasses import replace
-
     return replace(outcome, chain=index)
 
 

@@ -23,11 +23,11 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mappin
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from .._exceptions import InvokeAIError, JobTimeoutError, ValidationError
+from .._exceptions import InvokeAIError, JobError, JobTimeoutError, ValidationError
 from .._flow import AsyncRunner, Flow, SyncRunner, perform
 from ..jobs import Job
 from ..queue_models import QueueItem
-from .stage import DictView, Stage, StageJob
+from .stage import DictView, Stage, StageJob, wait_flow
 
 if TYPE_CHECKING:
     from ..client import AsyncInvokeAIClient, InvokeAIClient
@@ -145,6 +145,7 @@ def schedule_flow(
     timeout: float | None = 600.0,
     emit: Callable[[StageOutcome], Any] | None = lambda outcome: outcome,
     on_enqueued: Callable[[int, Next, Job[Any]], None] | None = None,
+    retry: Callable[[int, Next, JobError], Next | None] | None = None,
 ) -> Generator[Any, Any, None]:
     """Run `count` chains; yields `Emit(StageOutcome)` for each finished stage (see module doc).
 
@@ -152,6 +153,8 @@ def schedule_flow(
     `start` and `decide` may emit values of their own (``yield Emit(...)`` in a flow);
     `emit` makes what is emitted of each outcome (None: nothing). `on_enqueued(chain,
     next, job)` hears of each stage run's queue item as soon as it exists (to record it).
+    `retry(chain, next, error)` may answer a stage run to enqueue instead of a failed or
+    canceled one (at the queue's front); None raises the error.
     """
     if look_ahead < 1:
         raise ValidationError(f"look_ahead must be >= 1, got {look_ahead}")
@@ -186,7 +189,14 @@ def schedule_flow(
         for job in sorted((j for j in running if j in done), key=lambda j: j.item_id):
             run = running.pop(job)
             stage = run.next.stage
-            item = yield from Job.wait.flow(job, stage.timeout, on_event=stage.on_event)
+            try:
+                item = yield from wait_flow(job, stage.timeout, stage.on_event)
+            except JobError as exc:
+                again = retry(run.chain, run.next, exc) if retry is not None else None
+                if again is None:
+                    raise
+                yield from enqueue(run.chain, again, run.step, run.previous, run.history, prepend=True)
+                continue
             handle = run.stage_job.handle if run.stage_job is not None else (yield from stage._handle_flow())
             outcome = StageOutcome(
                 chain=run.chain, name=run.next.name, image=stage.image_of(handle, item), item=item,
