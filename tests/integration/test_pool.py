@@ -240,3 +240,19 @@ def test_refine_over_several_urls_and_its_resume(instances: dict[str, LocalServe
         with InvokeAIClient(server.url(), use_events=False) as client:
             total += client.queue_repo.counts_by_destination(manifest["destination"]).total
     assert total == 3
+
+
+def test_server_up_instances_starts_them_and_down_stops_them(capsys: pytest.CaptureFixture[str]) -> None:
+    from invokeai_py_client.cli.main import main
+
+    try:
+        assert main(["server", "up", "--instances", "2"]) == 0
+        urls = capsys.readouterr().out.split()
+        assert len(urls) == 2 and len(set(urls)) == 2
+        for url in urls:
+            with InvokeAIClient(url, use_events=False) as client:
+                assert client.server_version()
+        assert [LocalServer(instance=f"pool-{k}").url() for k in (1, 2)] == urls
+    finally:
+        assert main(["server", "down", "--instances", "2"]) == 0
+    assert [LocalServer(instance=f"pool-{k}").url() for k in (1, 2)] == [None, None]
