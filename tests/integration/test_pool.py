@@ -256,3 +256,20 @@ def test_server_up_instances_starts_them_and_down_stops_them(capsys: pytest.Capt
     finally:
         assert main(["server", "down", "--instances", "2"]) == 0
     assert [LocalServer(instance=f"pool-{k}").url() for k in (1, 2)] == [None, None]
+
+
+def test_a_server_lacking_the_chains_models_gets_none_of_its_rows(instances: dict[str, LocalServer]) -> None:
+    bare = LocalServer(instance="pool-bare")
+    try:
+        url = bare.up(install_models=False)  # an install of its own, without the tiny models
+        with InvokeAIClient(url, use_events=False) as client:
+            assert not [m for m in client.dnn_model_repo.list_models() if m.name == "tiny-sdxl"]
+        servers = [*members(instances)[:1], PoolServer(url, name="bare")]
+        rows = prompt_rows("bare", 3)
+        with ServerPool(servers) as pool:
+            run = pool.run_batch(fused(), rows, values=VALUES, timeout=600)
+        assert run.work_per_server() == {"pool-a": 3}
+        with InvokeAIClient(url, use_events=False) as client:
+            assert client.queue_repo.counts_by_destination(run.destination).total == 0
+    finally:
+        bare.down()
