@@ -273,3 +273,31 @@ def test_a_server_lacking_the_chains_models_gets_none_of_its_rows(instances: dic
             assert client.queue_repo.counts_by_destination(run.destination).total == 0
     finally:
         bare.down()
+
+
+def test_the_async_pool_runs_the_same_batch_while_the_loop_stays_free(instances: dict[str, LocalServer]) -> None:
+    import asyncio
+
+    from invokeai_py_client.pipelines.pool import AsyncServerPool
+
+    rows = prompt_rows("async", 3)
+
+    async def main() -> tuple[PoolRun, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        async with AsyncServerPool(members(instances)) as pool:
+            assert await pool.least_loaded() in INSTANCES
+            run = await pool.run_batch(fused(), rows, values=VALUES, by_base=True, timeout=600)
+        ticker.cancel()
+        return run, ticks
+
+    run, ticks = asyncio.run(main())
+    assert [r.index for r in run.results] == [0, 1, 2] and ticks > 10
+    assert_exactly_one_each(instances, run, rows)

@@ -27,7 +27,9 @@ an item queued are re-attached, only the rest is submitted.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import queue
@@ -57,7 +59,7 @@ from ..workflow.definition import WorkflowDefinition
 from ..workflow.handle import WorkflowHandle
 from .placement import ServerLoad, SpeedMeter, choose_server, item_seconds, plan_moves, split_batch
 
-__all__ = ["PoolResult", "PoolRun", "PoolServer", "ServerPool"]
+__all__ = ["AsyncServerPool", "PoolResult", "PoolRun", "PoolServer", "ServerPool"]
 
 log = logging.getLogger("invokeai_py_client.pipelines.pool")
 
@@ -608,3 +610,59 @@ def _item_key(item: QueueItem) -> tuple[Any, ...]:
         (str(v.get("node_path")), str(v.get("field_name")), _canonical(v.get("value")))
         for v in item.field_values or []
     ))
+
+
+class AsyncServerPool:
+    """The async twin of `ServerPool`: the same arguments, its methods as coroutines.
+
+    Each call runs the pool's blocking method on a worker thread (as
+    `WorkflowHandle.submit` does on the sync client), so the event loop stays free while
+    a run goes on; `on_result` is called on that thread.
+
+        >>> async with AsyncServerPool(["http://gpu1:9090", "http://gpu2:9090"]) as pool:  # doctest: +SKIP
+        ...     run = await pool.run_batch(fused, rows)
+    """
+
+    def __init__(self, servers: Sequence[str | PoolServer], **options: Any) -> None:
+        self.pool = ServerPool(servers, **options)
+        """The blocking pool underneath (its clients are sync clients)."""
+
+    def __repr__(self) -> str:
+        return f"Async{self.pool!r}"
+
+    async def __aenter__(self) -> AsyncServerPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.pool.close)
+
+    @property
+    def names(self) -> list[str]:
+        return self.pool.names
+
+    def client(self, name: str) -> InvokeAIClient:
+        return self.pool.client(name)
+
+    async def run_batch(
+        self, definition: WorkflowDefinition, rows: Sequence[Mapping[str, Any]], **options: Any
+    ) -> PoolRun:
+        """`ServerPool.run_batch`, awaited."""
+        return await asyncio.to_thread(functools.partial(self.pool.run_batch, definition, rows, **options))
+
+    async def prepare(
+        self, definition: WorkflowDefinition, values: Mapping[str, Any] | None = None,
+        sample: Mapping[str, Any] | None = None, *, by_base: bool = False,
+    ) -> dict[str, Handle]:
+        return await asyncio.to_thread(self.pool.prepare, definition, values, sample, by_base=by_base)
+
+    async def probe(self, destination: str | None = None) -> list[ServerLoad]:
+        return await asyncio.to_thread(self.pool.probe, destination)
+
+    async def least_loaded(self, eligible: Iterable[str] | None = None) -> str:
+        return await asyncio.to_thread(self.pool.least_loaded, eligible)
+
+    async def reconcile(self, destination: str, *, wait: float = 0.0) -> dict[str, int]:
+        return await asyncio.to_thread(self.pool.reconcile, destination, wait=wait)
