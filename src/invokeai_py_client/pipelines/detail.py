@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .._exceptions import ValidationError
 from .._flow import AsyncRunner, Flow, Runner
@@ -21,6 +21,9 @@ from ..queue_models import QueueItem
 from ..workflows.face import face_detected
 from .refine import MultiStageRefiner, PipelineOptions, base_values, refine_values
 from .stage import DictView, image_name_flow
+
+if TYPE_CHECKING:
+    from ..client import _Client
 
 __all__ = [
     "DETAIL_LEVELS",
@@ -87,8 +90,8 @@ class FaceRefiner(MultiStageRefiner[Runner]):
     `face_model`: SDXL refiner model (name or key) for the face pass; None keeps the synced one.
     """
 
-    def __init__(self, client: Any, face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
-        super().__init__(client, **options)
+    def __init__(self, client: _Client[Runner], face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, **options)  # type: ignore[arg-type]  # mypy checks each constraint of Runner apart
         self.face_model = face_model
         self.stages["face"] = self.make_stage("face_restore.json", board=self.boards.face_enhanced)
 
@@ -160,8 +163,8 @@ class FaceRefiner(MultiStageRefiner[Runner]):
 class DetailEnhancer(FaceRefiner[Runner]):
     """Masked region passes, texture passes and chains of them (faces included)."""
 
-    def __init__(self, client: Any, face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
-        super().__init__(client, face_model, **options)
+    def __init__(self, client: _Client[Runner], face_model: str | None = None, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, face_model, **options)  # type: ignore[arg-type]  # mypy checks each constraint of Runner apart
         self.stages["masked"] = self.make_stage("masked_refine.json", board=self.boards.detail)
 
     def _region_flow(

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack, overload
+from typing import TYPE_CHECKING, Any, Unpack, overload
 
 from .._exceptions import InvokeAIError, JobTimeoutError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
@@ -22,6 +22,9 @@ from ..queue_models import QueueItem
 from .refine import MultiStageRefiner, PipelineOptions, base_values, refine_values, upscale_values
 from .scheduler import Next, StageOutcome, _AnyDone, schedule_flow, stream_async, stream_sync
 from .stage import DictView, StageJob
+
+if TYPE_CHECKING:
+    from ..client import _Client
 
 __all__ = ["AsyncEfficientRefiner", "AsyncParallelRefiner", "EfficientRefiner", "ParallelRefiner", "StreamResult"]
 
@@ -36,10 +39,10 @@ class ParallelRefiner(MultiStageRefiner[Runner]):
     queues them all. No threads are used either way.
     """
 
-    def __init__(self, client: Any, max_workers: int | None = None, **options: Unpack[PipelineOptions]) -> None:
+    def __init__(self, client: _Client[Runner], max_workers: int | None = None, **options: Unpack[PipelineOptions]) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValidationError(f"max_workers must be >= 1 (or None), got {max_workers}")
-        super().__init__(client, **options)
+        super().__init__(client, **options)  # type: ignore[arg-type]  # mypy checks each constraint of Runner apart
         self.max_workers = max_workers
 
     def _bounded(self, runs: Sequence[Mapping[int | str, Any]]) -> Flow[list[str]]:
@@ -119,8 +122,8 @@ STREAM_STAGES = ("base", "refine", "upscale")
 class EfficientRefiner(MultiStageRefiner[Runner]):
     """Stream prompts through the stages, deleting each superseded intermediate image."""
 
-    def __init__(self, client: Any, cleanup_intermediate: bool = True, **options: Unpack[PipelineOptions]) -> None:
-        super().__init__(client, **options)
+    def __init__(self, client: _Client[Runner], cleanup_intermediate: bool = True, **options: Unpack[PipelineOptions]) -> None:
+        super().__init__(client, **options)  # type: ignore[arg-type]  # mypy checks each constraint of Runner apart
         self.cleanup_intermediate = cleanup_intermediate
 
     def _cleanup_flow(self, image_name: str) -> Flow[bool]:

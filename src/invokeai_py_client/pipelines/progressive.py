@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Unpack, overload
+from typing import TYPE_CHECKING, Any, Unpack, overload
 
 from .._exceptions import JobError, ValidationError
 from .._flow import AsyncRunner, Flow, Runner, SyncRunner
@@ -23,6 +23,9 @@ from .quality import sharpness
 from .refine import MultiStageRefiner, PipelineOptions, refine_values
 from .scheduler import Emit, Next, StageOutcome, schedule_flow, stream_async, stream_sync
 from .stage import DictView, image_name_flow
+
+if TYPE_CHECKING:
+    from ..client import _Client
 
 __all__ = ["AdaptivePass", "AsyncProgressiveRefiner", "ProgressiveRefiner", "default_strength_schedule", "gap_strength"]
 
@@ -68,9 +71,9 @@ class ProgressiveRefiner(MultiStageRefiner[Runner]):
     """
 
     def __init__(
-        self, client: Any, scorer: Callable[[bytes], float] = sharpness, **options: Unpack[PipelineOptions]
+        self, client: _Client[Runner], scorer: Callable[[bytes], float] = sharpness, **options: Unpack[PipelineOptions]
     ) -> None:
-        super().__init__(client, **options)
+        super().__init__(client, **options)  # type: ignore[arg-type]  # mypy checks each constraint of Runner apart
         self.scorer = scorer
 
     @operation
