@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -146,3 +147,17 @@ def test_refine_command_progressive_passes_score_each_image(server_url: str, tmp
     assert row["images"]["progressive"]["image_name"] != row["images"]["refined"]["image_name"]  # 0.99: passes ran
     assert (Path(row["folder"]) / "progressive.png").stat().st_size > 0
     assert "scores" in (tmp_path / "index.html").read_text()
+
+
+def test_the_refine_progress_shows_the_queue_counts(server_url: str) -> None:
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn
+
+    from invokeai_py_client.cli.refine import _show_queue
+
+    progress = Progress(TextColumn("{task.fields[node]}"), console=Console(file=io.StringIO()))
+    task = progress.add_task("prompts", total=3, node="")
+    with InvokeAIClient.from_url(server_url) as client:
+        _show_queue(client, progress)
+    shown = progress.tasks[task].fields["node"]
+    assert re.fullmatch(r"queue: \d+ running, \d+ waiting", shown), shown

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -18,11 +19,15 @@ log = logging.getLogger("invokeai_py_client.cli")
 
 
 class OutageWatch:
-    """Asks the server for its version every `interval` seconds; remembers when it did not answer."""
+    """Asks the server for its version every `interval` seconds; remembers when it did not answer.
 
-    def __init__(self, base_url: str, interval: float = 1.0) -> None:
+    `on_tick` (e.g. showing the queue's counts) runs after every answer, on the watch's thread.
+    """
+
+    def __init__(self, base_url: str, interval: float = 1.0, on_tick: Callable[[], None] | None = None) -> None:
         self.url = base_url.rstrip("/") + "/api/v1/app/version"
         self.interval = interval
+        self.on_tick = on_tick
         self.down_at: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="invokeai-py outage watch", daemon=True)
@@ -44,6 +49,12 @@ class OutageWatch:
                     if not self.down_at:
                         log.warning("the server does not answer (restarting?); waiting for it")
                     self.down_at.append(time.monotonic())
+                    continue
+                if self.on_tick is not None:
+                    try:
+                        self.on_tick()
+                    except Exception:  # a display helper must not end the watch
+                        log.debug("watch tick failed", exc_info=True)
 
     def down_since(self, moment: float) -> bool:
         """Whether the server was seen down after `moment` (a `time.monotonic()`)."""

@@ -255,6 +255,13 @@ def run(args: argparse.Namespace) -> int:
             started_here.down()
 
 
+def _show_queue(client: InvokeAIClient, progress: Progress) -> None:
+    """The queue's counts beside the first bar (every client's items: where the run's stand)."""
+    counts = client.queue_repo.get_status().queue
+    if progress.task_ids:
+        progress.update(progress.task_ids[0], node=f"queue: {counts.in_progress} running, {counts.pending} waiting")
+
+
 def _stages(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     """(title, bundled workflow, file stem of its image) of each stage, in order."""
     stages = [("Base", "sdxl_base.json", "base"), ("Refine", "sdxl_refiner.json", "refined")]
@@ -274,7 +281,10 @@ def _refine(args: argparse.Namespace, run: RunState, url: str | None, console: C
     )
     rows = run.rows
     try:
-        with InvokeAIClient(url) as client, progress, OutageWatch(client.base_url) as watch:
+        with (
+            InvokeAIClient(url) as client, progress,
+            OutageWatch(client.base_url, on_tick=lambda: _show_queue(client, progress)) as watch,
+        ):
             try:
                 if args.fused:
                     _run_fused(client, args, run, progress, watch)
