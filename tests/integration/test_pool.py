@@ -301,3 +301,28 @@ def test_the_async_pool_runs_the_same_batch_while_the_loop_stays_free(instances:
     run, ticks = asyncio.run(main())
     assert [r.index for r in run.results] == [0, 1, 2] and ticks > 10
     assert_exactly_one_each(instances, run, rows)
+
+
+def test_a_server_restarted_within_the_outage_deadline_keeps_its_rows(instances: dict[str, LocalServer]) -> None:
+    rows = prompt_rows("restart")
+    victim = "pool-b"
+    pid = instances[victim].status().pid
+    assert pid is not None
+    finished: list[PoolResult] = []
+    restart = threading.Thread(target=instances[victim].up)
+
+    def kill_and_restart_after_two(result: PoolResult) -> None:
+        finished.append(result)
+        if len(finished) == 2:
+            os.kill(pid, signal.SIGKILL)
+            restart.start()
+
+    with ServerPool(members(instances), outage_deadline=600, probe_interval=0.5) as pool:
+        run = pool.run_batch(fused(), rows, values=VALUES, by_base=True, timeout=900,
+                             on_result=kill_and_restart_after_two)
+    restart.join()
+    assert [r.index for r in run.results] == list(range(12)) and not run.errors and not run.down
+    # Its pending items ran there after the restart; the one it was running (canceled by
+    # the restart) was placed again.
+    assert any(r.server == victim for r in finished[2:])
+    assert_exactly_one_each(instances, run, rows)

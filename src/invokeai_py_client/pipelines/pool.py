@@ -44,6 +44,7 @@ from .._exceptions import (
     APIConnectionError,
     InternalServerError,
     InvokeAIError,
+    JobCanceledError,
     JobError,
     JobLostError,
     JobTimeoutError,
@@ -67,6 +68,9 @@ T = TypeVar("T")
 
 Handle = WorkflowHandle[SyncRunner]
 """A workflow handle of one pool member's client."""
+
+MAX_RESTARTS = 3
+"""How many times a row canceled by its server's restart is placed again."""
 
 _UNREACHABLE = (APIConnectionError, InternalServerError)
 """What a server that is down (or restarting behind a proxy) answers."""
@@ -130,6 +134,8 @@ class _Member:
         self.speed = SpeedMeter()
         self.outstanding = 0
         self.unreachable_since: float | None = None
+        self.seen_unreachable: float | None = None
+        """When a look last found it unreachable (a restart cancels the item it was running)."""
         self.down = False
 
     def load(self) -> ServerLoad:
@@ -144,6 +150,8 @@ class _Row:
     job: Job[SyncRunner] | None = None
     attempts: list[tuple[str, int]] = field(default_factory=list)
     done: bool = False
+    placed_at: float = 0.0
+    restarts: int = 0
 
 
 class ServerPool:
@@ -254,6 +262,7 @@ class ServerPool:
                 member.outstanding = status.queue.pending + status.queue.in_progress
             elif isinstance(status, _UNREACHABLE):
                 member.unreachable_since = member.unreachable_since or now
+                member.seen_unreachable = now
                 if not member.down and now - member.unreachable_since >= self.outage_deadline:
                     log.warning("server %s unreachable for %.0fs: marked down (%s)",
                                 member.name, now - member.unreachable_since, status)
@@ -517,12 +526,28 @@ class ServerPool:
             log.warning("row %d: queue item %d vanished from %s; it is placed again", row.index, job.item_id,
                         member.name)
             return
+        except JobCanceledError as exc:
+            # A server restarted within the outage deadline cancels the item it was running
+            # (InvokeAI 6 does so at start-up); nothing tells that from a user's cancel but
+            # the outage seen meanwhile. Such a row is placed again (a few times at most).
+            restarted = member.seen_unreachable is not None and member.seen_unreachable >= row.placed_at
+            if restarted and row.restarts < MAX_RESTARTS:
+                row.restarts += 1
+                log.warning("row %d: queue item %d canceled by the restart of %s; it is placed again",
+                            row.index, job.item_id, member.name)
+                return
+            self._failed(batch, row, exc)
+            return
         except JobError as exc:
-            row.done = True
-            batch.unfinished -= 1
-            batch.run.errors[row.index] = exc
+            self._failed(batch, row, exc)
             return
         self._finish(batch, row, item)
+
+    @staticmethod
+    def _failed(batch: _Batch, row: _Row, error: InvokeAIError) -> None:
+        row.done = True
+        batch.unfinished -= 1
+        batch.run.errors[row.index] = error
 
     def _finish(self, batch: _Batch, row: _Row, item: QueueItem) -> None:
         member = row.member
@@ -587,8 +612,9 @@ class _Batch:
 
     def follow(self, row: _Row, member: _Member, job: Job[SyncRunner]) -> None:
         """Wait for `job` as `row`'s item (on `member`): its end is queued for the run's thread."""
-        row.member, row.job = member, job
+        row.member, row.job, row.placed_at = member, job, time.monotonic()
         job.add_done_callback(lambda done: self.settled.put((row, job)))
+
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
