@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-matrix lint typecheck unit integration server-up server-down bench reliability docs clean
+.PHONY: install demo test test-matrix lint typecheck unit integration server-up server-down bench bench-pool reliability docs clean
 
 install: $(STAMP)
 
@@ -80,6 +80,11 @@ bench: install $(PEER_VENV)/bin/python
 	$(BIN)/invokeai-py server provision
 	$(BIN)/invokeai-py server up
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# A run over 1-32 servers, simulated with loopback stand-ins (benchmarks/standin.py):
+# benchmarks/results/pool.json, about six minutes, no InvokeAI server needed.
+bench-pool: install
+	$(BIN)/python benchmarks/pool_scaling.py
 
 # docs/RELIABILITY.md from a run of the fault, bad-input and real-server reliability tests.
 # The load scenario runs 500 jobs here (96 in make test); RELIABILITY_ARGS=--load-jobs N.
