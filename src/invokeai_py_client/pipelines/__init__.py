@@ -3,7 +3,7 @@
     >>> from invokeai_py_client.pipelines import MultiStageRefiner   # doctest: +SKIP
 
 Every class has an async twin taking an `AsyncInvokeAIClient` (`AsyncMultiStageRefiner`,
-...): the same methods, awaited.
+...): the same methods, awaited. `ServerPool` spreads a run over several servers.
 """
 
 from .detail import (
@@ -21,6 +21,7 @@ from .parallel import (
     ParallelRefiner,
     StreamResult,
 )
+from .pool import AsyncServerPool, PoolResult, PoolRun, PoolServer, ServerPool
 from .progressive import AdaptivePass, AsyncProgressiveRefiner, ProgressiveRefiner
 from .refine import (
     AsyncMultiStageRefiner,
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncMultiStageRefiner",
     "AsyncParallelRefiner",
     "AsyncProgressiveRefiner",
+    "AsyncServerPool",
     "DetailEnhancer",
     "EfficientRefiner",
     "FaceRefiner",
@@ -50,8 +52,12 @@ __all__ = [
     "ParallelRefiner",
     "PipelineOptions",
     "PipelineResult",
+    "PoolResult",
+    "PoolRun",
+    "PoolServer",
     "PortraitResult",
     "ProgressiveRefiner",
+    "ServerPool",
     "Stage",
     "StageBoards",
     "StageJob",
