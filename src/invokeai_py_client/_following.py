@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -242,6 +243,13 @@ class _Registry:
         with self._lock:
             return self._jobs.pop(item_id, None)
 
+    def settle_all(self, error: InvokeAIError) -> None:
+        """Settle every job followed now with `error` (jobs added later are followed as usual)."""
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job._settle(None, error)
+
     def fail_all(self, error: InvokeAIError) -> None:
         with self._lock:
             self.closed = True
@@ -312,6 +320,7 @@ def track_flow(
     registry: _Registry,
     listener: Listener | AsyncListener | None,
     known: Callable[[int], str | None] = lambda _: None,
+    outage_timeout: float | None = None,
 ) -> Flow[None]:
     """Follow the registry's items until none is pending, resolving each job as it ends.
 
@@ -319,13 +328,15 @@ def track_flow(
     and polls only when they go quiet or the socket (re)connects; while there is no
     socket it polls light summaries with backoff. An item missing from the queue
     resolves its job with `JobLostError`; an unreachable server is waited out (the
-    items are in its database).
+    items are in its database) for up to `outage_timeout` seconds, after which every
+    job fails with `APIConnectionError` (None: waited out for good).
     """
     status: dict[int, str] = {}
     delay = POLL_FIRST
     outage = backoff(0.5, OUTAGE_PAUSE_MAX)
     must_poll = True
     seen_up: int | None = None
+    down_since: float | None = None
     while ids := registry.ids_or_stop():
         for item_id in ids:
             if item_id not in status and (seen := known(item_id)) is not None:
@@ -338,6 +349,7 @@ def track_flow(
                 must_poll = False  # the socket already said how each ended
             if must_poll:
                 summaries = yield from item_summaries_flow(queue_id, ids)
+                down_since = None
                 by_id = {s.item_id: s for s in summaries}
                 for item_id in ids:
                     summary = by_id.get(item_id)
@@ -381,6 +393,16 @@ def track_flow(
         except JobLostError:
             must_poll = True  # an item vanished between two requests: the next poll settles it
         except (APIConnectionError, InternalServerError) as exc:
+            now = time.monotonic()
+            down_since = now if down_since is None else down_since
+            if outage_timeout is not None and now - down_since >= outage_timeout:
+                registry.settle_all(APIConnectionError(
+                    f"following queue {queue_id!r}: the server could not be reached for "
+                    f"{now - down_since:.0f}s (outage_timeout={outage_timeout:g}s); last error: {exc}. "
+                    "The items may still run: attach to them again later.",
+                ))
+                down_since = None
+                continue  # with no jobs left the tracker stops (ids_or_stop, under its lock)
             delay = next(outage)
             log.info("following queue %s: %s; trying again in %.1fs", queue_id, exc, delay)
             yield Pause(delay)
@@ -419,7 +441,9 @@ class Track:
 
         def follow() -> None:
             try:
-                runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+                runner.run(track_flow(
+                    self.queue_id, registry, listener, runner.hub.last_status, runner.options.outage_timeout
+                ))
             except BaseException as exc:  # noqa: BLE001 - settled into the jobs, never lost
                 registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
             finally:
@@ -436,7 +460,9 @@ class Track:
 
         async def follow() -> None:
             try:
-                await runner.run(track_flow(self.queue_id, registry, listener, runner.hub.last_status))
+                await runner.run(track_flow(
+                    self.queue_id, registry, listener, runner.hub.last_status, runner.options.outage_timeout
+                ))
             except BaseException as exc:
                 registry.fail_all(exc if isinstance(exc, InvokeAIError) else InvokeAIError(f"tracker stopped: {exc!r}"))
                 if isinstance(exc, asyncio.CancelledError):

@@ -29,6 +29,7 @@ from ._exceptions import (
 )
 
 __all__ = [
+    "DEFAULT_OUTAGE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "Credentials",
@@ -39,6 +40,7 @@ __all__ = [
 log = logging.getLogger("invokeai_py_client")
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_OUTAGE_TIMEOUT = 300.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER = 60.0
@@ -79,6 +81,8 @@ class ClientOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
     backoff_base: float = 0.5
     backoff_max: float = 8.0
+    outage_timeout: float | None = DEFAULT_OUTAGE_TIMEOUT
+    """Seconds a wait rides out an unreachable server before its job fails (None: for good)."""
 
     def __repr__(self) -> str:
         headers = {k: "***" if k.lower() in SENSITIVE_HEADERS else v for k, v in self.headers.items()}

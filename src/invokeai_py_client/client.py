@@ -26,7 +26,14 @@ from ._exceptions import InvokeAIError, NotFoundError, UnsupportedByServerError,
 from ._flow import AsyncRunner, Call, CallOptions, Flow, Once, Runner, SyncRunner, call, perform
 from ._following import close_trackers
 from ._resource import Resource, operation
-from ._transport import DEFAULT_TIMEOUT, ClientOptions, Credentials, normalize_base_url, redact_url
+from ._transport import (
+    DEFAULT_OUTAGE_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    ClientOptions,
+    Credentials,
+    normalize_base_url,
+    redact_url,
+)
 from .boards import BoardRepository
 from .images import ImageRepository
 from .model_manager import ModelRepository
@@ -47,6 +54,7 @@ def _options(
     max_retries: int,
     verify: bool | str,
     headers: Mapping[str, str] | None,
+    outage_timeout: float | None = DEFAULT_OUTAGE_TIMEOUT,
 ) -> ClientOptions:
     if base_url is not None and not base_url.strip():
         raise ValidationError("the server URL is empty (pass None to use $INVOKEAI_URL or the default)")
@@ -61,8 +69,13 @@ def _options(
         t = httpx.Timeout(timeout, connect=min(10.0, float(timeout)))
     if max_retries < 0:
         raise ValidationError(f"max_retries must be >= 0, got {max_retries}")
+    if outage_timeout is not None and (
+        isinstance(outage_timeout, bool) or not isinstance(outage_timeout, int | float) or not outage_timeout > 0
+    ):
+        raise ValidationError(f"outage_timeout must be a number of seconds > 0 (or None), got {outage_timeout!r}")
     return ClientOptions(
-        base_url=url, timeout=t, max_retries=max_retries, verify=verify, headers=dict(headers or {})
+        base_url=url, timeout=t, max_retries=max_retries, verify=verify, headers=dict(headers or {}),
+        outage_timeout=None if outage_timeout is None else float(outage_timeout),
     )
 
 
@@ -116,6 +129,7 @@ class _Client(ClientCompat, Resource[Runner]):
         base_path: str | None = None,
         api_key: str | None = None,
         verify_ssl: bool | None = None,
+        outage_timeout: float | None = DEFAULT_OUTAGE_TIMEOUT,
     ) -> None:
         if (email is not None or password is not None) and not (email and password):
             raise ValidationError("give both email and password to log in")
@@ -123,7 +137,7 @@ class _Client(ClientCompat, Resource[Runner]):
             raise ValidationError("give token or api_key (1.1.1's name for it), not both")
         base_url = legacy_base_url(base_url, host, port, use_https, base_path)
         verify = verify if verify_ssl is None else verify_ssl
-        options = _options(base_url, timeout, max_retries, verify, headers)
+        options = _options(base_url, timeout, max_retries, verify, headers, outage_timeout)
         credentials = Credentials(token if api_key is None else api_key)
         runner: Any = self._runner_type(options, credentials, transport=transport, use_events=use_events)
         self._runner = runner
@@ -266,6 +280,10 @@ class InvokeAIClient(_Client[SyncRunner]):
         base_path: a sub-path behind a reverse proxy (1.1.1).
         api_key: 1.1.1's name for `token`.
         verify_ssl: 1.1.1's name for `verify`.
+        outage_timeout: seconds a wait rides out a server that cannot be reached (a
+            restart, a network outage) before its job fails with `APIConnectionError`;
+            None waits for good. The items stay in the server's database: re-attach
+            with `queue_repo.attach_job`/`attach_batch` later.
     """
 
     _runner_type = SyncRunner

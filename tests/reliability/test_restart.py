@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from invokeai_py_client import (
+    APIConnectionError,
     AsyncInvokeAIClient,
     InvokeAIClient,
     InvokeAIError,
@@ -30,7 +31,7 @@ from invokeai_py_client import (
 )
 from invokeai_py_client.server import LocalServer
 from invokeai_py_client.server._common import read_state
-from tests.graphs import slow_body
+from tests.graphs import blank_image_body, slow_body
 from tests.reliability.conftest import items_of
 from tests.reliability.test_proxy_faults import tagged
 
@@ -121,6 +122,30 @@ def test_waits_ride_out_a_killed_and_restarted_server(
     # the one running when the server died is canceled by the restarted server; the rest run
     assert outcome(results[0]) == "JobCanceledError"
     assert counts["completed"] >= JOBS - 2
+
+
+def test_a_wait_gives_up_at_the_outage_deadline_and_the_item_is_attached_again_later(
+    own_server: LocalServer, own_url: str, record_property: Any
+) -> None:
+    body, destination = tagged(blank_image_body(red=61))
+    httpx.put(f"{own_url}/api/v1/queue/default/processor/pause", timeout=30).raise_for_status()
+    with InvokeAIClient(own_url, outage_timeout=4) as client:
+        job = client.queue_repo.enqueue_batch(body)[0]
+        kill(own_server)
+        started = time.monotonic()
+        with pytest.raises(APIConnectionError) as info:
+            job.wait(timeout=120)  # only the outage deadline may end it, long before
+        gave_up_after = time.monotonic() - started
+    assert "outage_timeout" in str(info.value)
+    assert own_server.up(install_models=False) == own_url
+    httpx.put(f"{own_url}/api/v1/queue/default/processor/resume", timeout=30).raise_for_status()
+    with InvokeAIClient(own_url) as again:  # the item is in the server's database
+        item = again.queue_repo.attach_job(job.item_id).wait(timeout=60)
+    record_property("outage_timeout", 4)
+    record_property("seconds_until_the_wait_gave_up", round(gave_up_after, 1))
+    record_property("reattached_and_completed", int(item.status == "completed"))
+    assert item.status == "completed"
+    assert [row["item_id"] for row in items_of(own_url, destination)] == [job.item_id]
 
 
 def test_the_server_answers_after_the_restart_scenarios(own_url: str) -> None:
