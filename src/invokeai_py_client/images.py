@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -37,7 +38,7 @@ from ._exceptions import (
 from ._flow import AsyncRunner, Call, Flow, Pause, Runner, SyncRunner, backoff, call, check_media
 from ._models import OrderDir, ServerModel
 from ._resource import Resource, operation
-from ._transport import safe_url, segment
+from ._transport import ClientOptions, backoff_seconds, safe_url, segment
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -198,20 +199,38 @@ class ReadWhole:
     """What the answer must be (a content-type prefix)."""
 
     def run_sync(self, runner: SyncRunner) -> bytes:
-        with contextlib.closing(runner.run(_open_stream(self.path))) as response:
-            check_media(response, self.media)
-            try:
-                return b"".join(response.iter_bytes(STREAM_CHUNK))
-            except httpx.HTTPError as exc:
-                raise _stream_error(exc, response) from exc
+        attempt = 0
+        while True:
+            with contextlib.closing(runner.run(_open_stream(self.path))) as response:
+                check_media(response, self.media)
+                try:
+                    return b"".join(response.iter_bytes(STREAM_CHUNK))
+                except httpx.HTTPError as exc:
+                    error = _stream_error(exc, response)
+            time.sleep(_read_again_after(runner.options, attempt, error))
+            attempt += 1
 
     async def run_async(self, runner: AsyncRunner) -> bytes:
-        async with contextlib.aclosing(await runner.run(_open_stream(self.path))) as response:
-            check_media(response, self.media)
-            try:
-                return b"".join([chunk async for chunk in response.aiter_bytes(STREAM_CHUNK)])
-            except httpx.HTTPError as exc:
-                raise _stream_error(exc, response) from exc
+        attempt = 0
+        while True:
+            async with contextlib.aclosing(await runner.run(_open_stream(self.path))) as response:
+                check_media(response, self.media)
+                try:
+                    return b"".join([chunk async for chunk in response.aiter_bytes(STREAM_CHUNK)])
+                except httpx.HTTPError as exc:
+                    error = _stream_error(exc, response)
+            await asyncio.sleep(_read_again_after(runner.options, attempt, error))
+            attempt += 1
+
+
+def _read_again_after(options: ClientOptions, attempt: int, error: APIConnectionError) -> float:
+    """Seconds before a GET whose body broke off is sent again (as a GET that failed before
+    its answer would be); raises `error` once `max_retries` are spent."""
+    if attempt >= options.max_retries:
+        raise error
+    delay = backoff_seconds(attempt, options.backoff_base, options.backoff_max)
+    log.warning("%s; retry %d/%d in %.2fs", error, attempt + 1, options.max_retries, delay)
+    return delay
 
 
 @dataclass(frozen=True)
@@ -254,17 +273,33 @@ class Download:
         except httpx.HTTPError as exc:
             self.part.unlink(missing_ok=True)
             raise _stream_error(exc, response) from exc
+        except OSError as exc:  # a full disk, a missing or unwritable directory
+            self._discard_part()
+            raise self._write_error(exc) from exc
         except BaseException:
-            self.part.unlink(missing_ok=True)
+            self._discard_part()
             raise
-        os.replace(self.part, self.dest)
+        try:
+            os.replace(self.part, self.dest)
+        except OSError as exc:
+            self._discard_part()
+            raise self._write_error(exc) from exc
+
+    def _discard_part(self) -> None:
+        with contextlib.suppress(OSError):  # it may never have been made
+            self.part.unlink(missing_ok=True)
+
+    def _write_error(self, exc: OSError) -> InvokeAIError:
+        return InvokeAIError(f"could not write the download to {str(self.dest)!r}: {exc.strerror or exc}")
 
 
 def _stream_error(exc: httpx.HTTPError, response: httpx.Response) -> APIConnectionError:
-    return APIConnectionError(
+    error = APIConnectionError(
         f"GET {safe_url(response.request)}: the download broke off ({type(exc).__name__}: {exc})",
         request=response.request,
     )
+    error.__cause__ = exc
+    return error
 
 
 # --- flows shared with board handles ----------------------------------------------------
