@@ -221,6 +221,8 @@ class _Settled:
     async def run_async(self, runner: AsyncRunner) -> bool:
         if self.on_event is None:
             futures = [asyncio.wrap_future(j) for j in self.jobs]
+            for future in futures:
+                future.add_done_callback(_retrieved)
             return not (await asyncio.wait(futures, timeout=self.timeout))[1]
         with _EventFeed(runner.hub, self.jobs, self.timeout, replay=False) as feed:
             while (wait := feed.wait_time()) is not None:
@@ -228,6 +230,13 @@ class _Settled:
                     if asyncio.iscoroutine(result := self.on_event(event)):
                         await result
         return not feed.timed_out
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a wrapper's outcome as read: the job keeps it (else asyncio logs "Future
+    exception was never retrieved" for every job that failed or ended after a timeout)."""
+    if not future.cancelled():
+        future.exception()
 
 
 class WaitOptions(TypedDict, total=False):
