@@ -33,7 +33,9 @@ SUITES = {
     "tests/unit/test_async_wait.py": "async waits leave no unread Future exception behind",
     "tests/reliability/test_proxy_faults.py": "real server behind a fault proxy: 5xx, cuts, latency, socket cuts",
     "tests/reliability/test_restart.py": "real server SIGKILLed and restarted while jobs are followed",
+    "tests/reliability/test_downloads.py": "full disk, unwritable destination, download cut: clear error, no .part, rerun",
     "tests/reliability/test_load.py": "hundreds of jobs from 16 threads and asyncio; threads, fds, sockets after",
+    "tests/integration/test_multiuser.py": "multi-user server: 401/403, renewal, expiry while only the socket talks, revocation",
 }
 NOT_YET = [
     "a server killed and restarted during a 20-prompt *pipeline* run (the restart scenario follows plain jobs)",

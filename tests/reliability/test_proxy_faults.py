@@ -168,6 +168,7 @@ def test_a_fault_on_enqueue_never_leaves_a_duplicate_item(
     record_property("items_on_server", len(on_server))
     record_property("duplicates", max(0, len(on_server) - 1))
     record_property("outcome", outcome)
+    record_property("faults_survived", int(outcome == expected and len(on_server) == int(reaches_server)))
     assert fault.hits == 1
     assert len(on_server) == (1 if reaches_server else 0)
     assert proxy.forwarded_count("POST", ENQUEUE) == len(on_server)  # never sent twice
@@ -194,6 +195,7 @@ def test_an_enqueue_answer_slower_than_the_timeout_is_ambiguous_and_never_resent
     while not (on_server := items_of(server_url, destination)) and time.monotonic() < deadline:
         time.sleep(0.2)  # the proxy forwards the request after the client gave up on it
     record_property("faults_injected", fault.hits)
+    record_property("faults_survived", int(len(on_server) == 1))
     record_property("items_on_server", len(on_server))
     record_property("duplicates", max(0, len(on_server) - 1))
     assert len(on_server) == 1
@@ -219,6 +221,7 @@ def test_a_refused_connection_is_an_error_and_nothing_is_queued(
     assert not isinstance(info.value, AmbiguousSubmissionError)  # nothing could have been sent
     assert items_of(server_url, destination) == []
     record_property("faults_injected", 1)
+    record_property("faults_survived", 1)  # the asserts above held: a typed error, nothing queued
     record_property("duplicates", 0)
     # listening again, the same client address works
     assert with_client(client_kind, proxy.url, lambda c: maybe(c.server_version()), use_events=False)
