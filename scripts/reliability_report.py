@@ -42,7 +42,7 @@ NOT_YET = [
 ]
 SUMMED = {
     "faults_injected": "faults injected",
-    "faults_survived": "faults survived (the call answered what the server answers directly)",
+    "faults_survived": "faults survived (the right answer, or the expected typed error with nothing queued twice)",
     "duplicates": "duplicate queue items (counted by destination on the server)",
     "lost": "jobs lost by the restarted server",
     "other_errors": "waits ending in anything but completed / canceled-by-restart / lost",
