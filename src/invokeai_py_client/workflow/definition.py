@@ -121,12 +121,9 @@ class WorkflowDefinition:
         where the editor keeps an input's value (``data.inputs[name].value``), so an image
         reopens in the editor with the values it was made with, as a GUI-made one does.
         """
-        out: dict[str, Any] = {}
-        for key in _WORKFLOW_KEYS:
-            if key in self._doc:
-                out[key] = copy.deepcopy(self._doc[key])
-        out["nodes"] = [_pick(n, ("id", "type", "data", "position")) for n in self._doc["nodes"]]
-        out["edges"] = [_edge_for_server(e) for e in self._doc["edges"]]
+        # A fresh copy every time (callers may change it), made from JSON text kept once:
+        # the C parser copies a workflow several times faster than copy.deepcopy.
+        out: dict[str, Any] = json.loads(self._remember("server-workflow-json", self._server_workflow_json))
         if values:
             by_id = {n["id"]: n for n in out["nodes"]}
             for (node_id, name), value in values.items():
@@ -134,6 +131,12 @@ class WorkflowDefinition:
                 if isinstance(entry, dict):
                     entry["value"] = copy.deepcopy(value)
         return out
+
+    def _server_workflow_json(self) -> str:
+        out: dict[str, Any] = {key: self._doc[key] for key in _WORKFLOW_KEYS if key in self._doc}
+        out["nodes"] = [_pick(n, ("id", "type", "data", "position")) for n in self._doc["nodes"]]
+        out["edges"] = [_edge_for_server(e) for e in self._doc["edges"]]
+        return json.dumps(out)
 
     @property
     def source(self) -> str | None:
@@ -180,8 +183,13 @@ class WorkflowDefinition:
     @property
     def form(self) -> dict[str, Any] | None:
         """The Form builder's `{elements, rootElementId}`, or None (1.x/2.x, older 3.x)."""
+        form = self._form_view()
+        return copy.deepcopy(form) if form is not None else None
+
+    def _form_view(self) -> dict[str, Any] | None:
+        """`form`, NOT copied: for the package's read-only passes (never mutate it)."""
         form = self._doc.get("form")
-        return copy.deepcopy(form) if isinstance(form, dict) else None
+        return form if isinstance(form, dict) else None
 
     @property
     def exposed_fields(self) -> list[tuple[str, str]]:

@@ -41,8 +41,8 @@ class FormInputRef:
 
 def form_inputs(defn: WorkflowDefinition) -> list[FormInputRef]:
     """The workflow's inputs in Form order (depth-first pre-order), or `exposedFields` order."""
-    nodes = defn.nodes
-    form = defn.form
+    nodes = defn._node_map()  # read only: no copy of the workflow per handle
+    form = defn._form_view()
     refs: list[FormInputRef] = []
     if form is not None and not _is_empty(form):
         elements = form["elements"]

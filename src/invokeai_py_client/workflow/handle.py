@@ -254,7 +254,7 @@ class WorkflowHandle(WorkflowHandleCompat, Resource[Runner]):
         """Every model identifier the workflow's nodes hold (exported or set)."""
         refs = []
         form_by_path = {i.path: i for i in self._inputs}
-        for node_id, node in self._definition.nodes.items():
+        for node_id, node in self._definition._node_map().items():
             if node.get("type") != "invocation":
                 continue
             node_type = node["data"]["type"]
