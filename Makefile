@@ -87,7 +87,7 @@ bench-pool: install
 	$(BIN)/python benchmarks/pool_scaling.py
 
 # docs/RELIABILITY.md from a run of the fault, bad-input and real-server reliability tests.
-# The load scenario runs 500 jobs here (96 in make test); RELIABILITY_ARGS=--load-jobs N.
+# The load scenario runs 500 jobs (as in make test); RELIABILITY_ARGS=--load-jobs N.
 RELIABILITY_ARGS ?=
 
 reliability: install

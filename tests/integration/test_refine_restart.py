@@ -27,7 +27,7 @@ from invokeai_py_client.server import LocalServer, LocalServerError
 from invokeai_py_client.server._common import read_state
 
 INSTANCE = "refine-restart"
-PROMPTS = 6
+PROMPTS = 20  # the reliability issue asks for a 20-prompt run through a restart
 
 
 @pytest.fixture(scope="module")
