@@ -1,7 +1,8 @@
 """One Socket.IO connection per client, demultiplexed to per-batch listeners.
 
-The sync hub runs python-socketio's threaded client (websocket transport: the
-server's polling transport answers 500); the async hub runs its asyncio client.
+The sync hub runs our own threaded Socket.IO client (`_threaded_socket`: websocket
+transport; the server's polling transport answers 500); the async hub runs
+python-socketio's asyncio client.
 Both re-subscribe to their queues on every (re)connect, drop stale status events
 and hand each event to the listeners of its batch. When the socket cannot be
 opened, `connect()` answers False and jobs fall back to polling.
@@ -19,6 +20,7 @@ import time
 from collections.abc import Generator
 from typing import Any, TypeVar, cast
 
+from ._threaded_socket import ThreadedSocketIO
 from ._transport import ClientOptions, Credentials
 from .events import Event, EventRouter, parse_event
 
@@ -30,9 +32,10 @@ RETRY_CONNECT_AFTER = 15.0
 """After a failed connect, seconds before the next attempt (jobs poll meanwhile)."""
 
 SERVER_DISCONNECT = "server disconnect"
-"""The reason python-socketio (>= 5.12) gives when the server closed the session, e.g.
-a multi-user server dropping the sockets of a user whose tokens were revoked. The
-client does not reconnect by itself after that; the next `connect()` opens a new one."""
+"""The reason both sockets (ours, python-socketio >= 5.12) give when the server closed
+the session, e.g. a multi-user server dropping the sockets of a user whose tokens were
+revoked. They do not reconnect by themselves after that; the next `connect()` opens a
+new one."""
 
 
 ALL = "*"
@@ -80,8 +83,9 @@ class AsyncListener:
 class _Hub(abc.ABC):
     """Everything both hubs do: listeners, dispatch, and the socket's steps.
 
-    The steps (`_connect_steps`, ...) are generators that yield what a python-socketio
-    call answers: a value from the threaded client, an awaitable from the asyncio one.
+    The steps (`_connect_steps`, ...) are generators that yield what a socket call
+    answers: a value from `ThreadedSocketIO`, an awaitable from python-socketio's
+    asyncio client.
     `_drive` and `_drive_async` run them; the hubs add only their lock and driver.
     """
 
@@ -154,6 +158,16 @@ class _Hub(abc.ABC):
             return
         self.deliver(event)
 
+    def _may_read(self, name: str) -> bool:
+        """Asked before an event's data is decoded: does anyone take events of this name?"""
+        self.last_event_at = time.monotonic()
+        if name in ALWAYS_READ:
+            return True
+        with self._lock:
+            return any(
+                lst.names is None or name in lst.names for bucket in self._listeners.values() for lst in bucket
+            )
+
     def _wanted(self, name: str, data: Any) -> bool:
         batch_id = data.get("batch_id") if isinstance(data, dict) else None
         with self._lock:
@@ -178,7 +192,7 @@ class _Hub(abc.ABC):
         return time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
 
     def _needs_connect(self) -> bool:
-        """Not connected, not closed, no retry pause, and python-socketio is not reconnecting by itself."""
+        """Not connected, not closed, no retry pause, and the socket is not reconnecting by itself."""
         reconnecting = self._sio is not None and not self.server_disconnected
         return not (self.connected or self.closed or reconnecting) and self.may_try_connect()
 
@@ -200,7 +214,7 @@ class _Hub(abc.ABC):
 
     @abc.abstractmethod
     def _new_socket(self) -> Any:
-        """A python-socketio client of this hub's kind."""
+        """A Socket.IO client of this hub's kind."""
 
     @abc.abstractmethod
     def _resubscribe(self, sio: Any) -> None:
@@ -300,7 +314,7 @@ _SOCKET_SETTINGS: dict[str, Any] = {
 
 
 class SyncEventHub(_Hub):
-    """The sync client's socket (python-socketio threaded client)."""
+    """The sync client's socket (`ThreadedSocketIO`: one reading thread, events in order)."""
 
     listener_type = Listener
 
@@ -309,17 +323,12 @@ class SyncEventHub(_Hub):
         self._connect_lock = threading.Lock()
         self._connecting = False
 
-    def _new_socket(self) -> Any:
-        import socketio
-
-        verify = self.options.verify
-        # websocket-client checks every text frame's UTF-8 in pure Python (~2 ms per
-        # progress event with a preview image, most of the client's CPU); the frame is
-        # decoded as UTF-8 right after anyway, which checks it again.
-        extra: dict[str, Any] = {"skip_utf8_validation": True}
-        if isinstance(verify, str):  # a CA bundle, as the HTTP client was given
-            extra["sslopt"] = {"ca_certs": verify}
-        return socketio.Client(**_SOCKET_SETTINGS, ssl_verify=verify is not False, websocket_extra_options=extra)
+    def _new_socket(self) -> ThreadedSocketIO:
+        return ThreadedSocketIO(
+            ssl_verify=self.options.verify, wants=self._may_read,
+            reconnection_delay=_SOCKET_SETTINGS["reconnection_delay"],
+            reconnection_delay_max=_SOCKET_SETTINGS["reconnection_delay_max"],
+        )
 
     def _resubscribe(self, sio: Any) -> None:
         # Runs on the socket's own thread, which must not wait for the acks.

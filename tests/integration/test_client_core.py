@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -154,13 +155,11 @@ def test_progress_callback_is_called(server_url: str) -> None:
 
 
 def kill_socket_transport(client: InvokeAIClient) -> None:
-    """Drop the websocket under python-socketio without telling it (a network cut)."""
+    """Cut the event socket's TCP connection under the client (a network cut)."""
     sio = client._runner.hub._sio
-    if sio is not None:
-        sio.eio._trigger_event("disconnect", run_async=False)
-        ws = getattr(sio.eio, "ws", None)
-        if ws is not None:
-            ws.close()
+    ws = getattr(sio, "_ws", None)
+    assert ws is not None and ws.sock is not None, "no open event socket to cut"
+    ws.sock.shutdown(socket.SHUT_RDWR)
 
 
 def test_killed_socket_reconnects_and_waits_still_complete(server_url: str) -> None:

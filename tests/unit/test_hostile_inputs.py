@@ -7,6 +7,7 @@ Every client-side case runs through both the sync and the async client (mock tra
 from __future__ import annotations
 
 import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -219,14 +220,17 @@ def test_the_event_socket_gets_the_clients_tls_settings(hub_kind: str) -> None:
         return hub_type(ClientOptions("https://host", verify=verify), Credentials())._new_socket()
 
     unverified = asyncio.run(make(False))
-    assert unverified.eio.ssl_verify is False
     bundle = _ca_bundle()
     pinned = asyncio.run(make(bundle))
-    assert pinned.eio.ssl_verify is True
-    extra = pinned.eio.websocket_extra_options
-    if hub_kind == "sync":
-        assert extra["sslopt"] == {"ca_certs": bundle}
-    else:
+    verified = asyncio.run(make(True))
+    if hub_kind == "sync":  # our threaded socket: websocket-client's options
+        assert unverified.sslopt == {"cert_reqs": ssl.CERT_NONE}
+        assert pinned.sslopt == {"ca_certs": bundle}
+        assert verified.sslopt == {}  # websocket-client's default: verified against the system's CAs
+    else:  # python-socketio's asyncio client
+        assert unverified.eio.ssl_verify is False and verified.eio.ssl_verify is True
+        assert pinned.eio.ssl_verify is True
+        extra = pinned.eio.websocket_extra_options
         assert extra["ssl"].verify_mode.name == "CERT_REQUIRED" and extra["ssl"].cert_store_stats()["x509_ca"] > 0
 
 

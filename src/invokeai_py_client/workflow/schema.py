@@ -200,6 +200,40 @@ class _Unparseable(Exception):
     """The GUI cannot read this property's type either."""
 
 
+class _LazyNodes(Mapping[str, _NodeEntry]):
+    """Node entries by type, each read from its schema component when first asked for.
+
+    A schema describes some 300 invocation types; a client typically submits a handful,
+    and reading them all costs ~100 ms of CPU at every client's start.
+    """
+
+    def __init__(self, components: Mapping[str, Mapping[str, Any]], schemas: Mapping[str, Any]) -> None:
+        self._components = components
+        self._schemas = schemas
+        self._read: dict[str, _NodeEntry] = {}
+
+    def __getitem__(self, node_type: str) -> _NodeEntry:
+        entry = self._read.get(node_type)
+        if entry is None:
+            component = self._components[node_type]
+            version = component.get("version")
+            entry = self._read[node_type] = _NodeEntry(
+                version=version if isinstance(version, str) else None,
+                inputs=input_specs(node_type, component, self._schemas),
+                outputs=_output_names(component, self._schemas),
+            )
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._components)
+
+    def __len__(self) -> int:
+        return len(self._components)
+
+    def __contains__(self, node_type: object) -> bool:
+        return node_type in self._components
+
+
 @dataclass(frozen=True)
 class InvocationCatalog:
     """Every invocation type's inputs (and output names), from one server schema."""
@@ -212,17 +246,12 @@ class InvocationCatalog:
     def from_openapi(cls, document: Mapping[str, Any], *, version: str | None = None) -> InvocationCatalog:
         """Read the catalog from a server's `/openapi.json` (a dict)."""
         schemas = schemas_of(document)
-        nodes: dict[str, _NodeEntry] = {}
-        for _, node_type, component in invocation_components(schemas):
-            inputs = input_specs(node_type, component, schemas)
-            version_ = component.get("version")
-            nodes[node_type] = _NodeEntry(
-                version=version_ if isinstance(version_, str) else None,
-                inputs=inputs,
-                outputs=_output_names(component, schemas),
-            )
+        components = {node_type: component for _, node_type, component in invocation_components(schemas)}
         found = version if version is not None else document.get(VERSION_KEY)
-        return cls(nodes=dict(sorted(nodes.items())), version=found if isinstance(found, str) else None)
+        return cls(
+            nodes=_LazyNodes(dict(sorted(components.items())), schemas),
+            version=found if isinstance(found, str) else None,
+        )
 
     @classmethod
     def bundled(cls, version: str | None = None) -> InvocationCatalog:
