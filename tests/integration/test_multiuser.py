@@ -401,8 +401,11 @@ def test_a_token_only_client_gets_a_clear_authentication_error_after_expiry(
         token = admin.credentials.token
     with InvokeAIClient(multiuser.url, token=token) as client:
         assert client._runner.hub.connect()
-        job = client.queue_repo.enqueue_batch(slow_body(2400))[0]
+        # The last of three slow jobs ends well after the token: its item is read after expiry
+        # (one job alone could end, and be read, before).
+        job = [client.queue_repo.enqueue_batch(slow_body(2400 + i))[0] for i in range(3)][-1]
         expire(client)
+        assert not job.done()
         with pytest.raises(AuthenticationError) as info:
             job.wait(timeout=120)  # no password to log in again with
     assert info.value.status_code == 401
