@@ -30,9 +30,22 @@ def test_a_json_file_gives_names_and_credentials(tmp_path: Path) -> None:
         read_servers(None, tmp_path / "missing.txt")
 
 
-def test_refine_takes_url_again_and_server_up_takes_instances() -> None:
+def test_refine_takes_url_again_and_an_outage_deadline() -> None:
     args = build_parser().parse_args(["refine", "x", "--url", "http://a:9090", "--server", "http://b:9090"])
     assert args.url == ["http://a:9090", "http://b:9090"]
+    assert args.outage_deadline == 60.0  # the pool's default
+    args = build_parser().parse_args(["refine", "x", "--url", "http://a:9090", "--outage-deadline", "15"])
+    assert args.outage_deadline == 15.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "soon", "nan"])
+def test_an_outage_deadline_must_be_seconds_above_zero(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["refine", "x", "--outage-deadline", bad])
+    assert f"--outage-deadline: {bad!r} is not a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_server_up_takes_instances() -> None:
     args = build_parser().parse_args(["server", "up", "--instances", "3"])
     assert args.instances == 3 and instance_names(3) == ["pool-1", "pool-2", "pool-3"]
     with pytest.raises(ValidationError):

@@ -84,7 +84,7 @@ def run_pooled(args: argparse.Namespace, run: Any, servers: list[PoolServer], co
     progress = Progress(TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console)
     try:
-        with ServerPool(servers) as pool, progress:
+        with ServerPool(servers, outage_deadline=args.outage_deadline) as pool, progress:
             task = progress.add_task("prompts", total=len(rows))
 
             def keep(result: PoolResult) -> None:

@@ -84,7 +84,19 @@ def register(subparsers: Any) -> None:
                        help="run over the servers in FILE (a URL a line, or JSON with names and credentials)")
     where.add_argument("--local", action="store_true", help="use (and start) the local CPU server with tiny models")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per prompt and stage")
+    p.add_argument("--outage-deadline", type=_positive_seconds, default=60.0, metavar="S",
+                   help="over several servers: seconds one may be unreachable before its prompts move to the others")
     p.set_defaults(func=run)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 # --- what to run ----------------------------------------------------------------------------
