@@ -1,32 +1,28 @@
 """One Socket.IO connection per client, demultiplexed to per-batch listeners.
 
-The sync hub runs our own threaded Socket.IO client (`_threaded_socket`: websocket
-transport; the server's polling transport answers 500); the async hub runs
-python-socketio's asyncio client.
-Both re-subscribe to their queues on every (re)connect, drop stale status events
-and hand each event to the listeners of its batch. When the socket cannot be
-opened, `connect()` answers False and jobs fall back to polling.
+Both clients' hubs run the same socket (`_threaded_socket.ThreadedSocketIO`: websocket
+transport, the server's polling transport answers 500): one thread reads it and hands
+each event to the listeners of its batch, in order; an async client's listeners are fed
+on its event loop. The hub re-subscribes to its queues on every (re)connect and drops
+stale status events. When the socket cannot be opened, `connect()` answers False and
+jobs fall back to polling.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
+import contextlib
 import logging
 import queue
-import ssl
 import threading
 import time
-from collections.abc import Generator
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from ._threaded_socket import ThreadedSocketIO
 from ._transport import ClientOptions, Credentials
 from .events import Event, EventRouter, parse_event
 
 log = logging.getLogger("invokeai_py_client.events")
-
-T = TypeVar("T")
 
 RETRY_CONNECT_AFTER = 15.0
 """After a failed connect, seconds before the next attempt (jobs poll meanwhile)."""
@@ -63,14 +59,26 @@ class Listener:
 
 
 class AsyncListener:
-    """Receives the events of some batches (an asyncio queue on the hub's loop); only
-    those named in `names` when it is given."""
+    """Receives the events of some batches (an asyncio queue on the loop it was made in);
+    only those named in `names` when it is given."""
 
     def __init__(self, batch_ids: frozenset[str], names: frozenset[str] | None = None) -> None:
         self.batch_ids = batch_ids
         self.names = names
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.put = self.queue.put_nowait
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._loop_thread = threading.get_ident()
+
+    def put(self, event: Event) -> None:
+        """Queue an event; from another thread (the socket's), through the loop."""
+        if self._loop is None or threading.get_ident() == self._loop_thread:
+            self.queue.put_nowait(event)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
     async def get(self, timeout: float) -> Event | None:
         """The next event, or None after `timeout` seconds."""
@@ -80,14 +88,9 @@ class AsyncListener:
             return None
 
 
-class _Hub(abc.ABC):
-    """Everything both hubs do: listeners, dispatch, and the socket's steps.
-
-    The steps (`_connect_steps`, ...) are generators that yield what a socket call
-    answers: a value from `ThreadedSocketIO`, an awaitable from python-socketio's
-    asyncio client.
-    `_drive` and `_drive_async` run them; the hubs add only their lock and driver.
-    """
+class _Hub:
+    """Everything both hubs do: the socket, its listeners and its dispatch. The hubs
+    differ only in their listeners and in how their callers wait (block or await)."""
 
     listener_type: type[Listener] | type[AsyncListener]
 
@@ -99,6 +102,7 @@ class _Hub(abc.ABC):
         self._lock = threading.Lock()
         self._listeners: dict[str, set[Any]] = {}
         self._last_failure = 0.0
+        self._failed_token: str | None = None
         self.connected = False
         self.connections = 0
         """How many times the socket has connected: events may be missed between two."""
@@ -107,7 +111,9 @@ class _Hub(abc.ABC):
         self.closed = False
         self.last_event_at = 0.0
         """`time.monotonic()` of the last event the socket brought, wanted or not."""
-        self._sio: Any = None
+        self._sio: ThreadedSocketIO | None = None
+        self._connect_lock = threading.Lock()
+        self._connecting = False
 
     @property
     def socketio_path(self) -> str:
@@ -189,7 +195,11 @@ class _Hub(abc.ABC):
                 target.put(event)
 
     def may_try_connect(self) -> bool:
-        return time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
+        # A new token (a login after the socket was refused without one) is worth a try at once.
+        return (
+            time.monotonic() - self._last_failure >= RETRY_CONNECT_AFTER
+            or self.credentials.token != self._failed_token
+        )
 
     def _needs_connect(self) -> bool:
         """Not connected, not closed, no retry pause, and the socket is not reconnecting by itself."""
@@ -198,6 +208,7 @@ class _Hub(abc.ABC):
 
     def note_failure(self, exc: BaseException) -> None:
         self._last_failure = time.monotonic()
+        self._failed_token = self.credentials.token
         log.info("event socket unavailable (%s: %s); falling back to polling", type(exc).__name__, exc)
 
     def listen(self, batch_ids: frozenset[str], names: frozenset[str] | None = None) -> Any:
@@ -212,132 +223,17 @@ class _Hub(abc.ABC):
         """True when the socket brought any event in the last `within` seconds."""
         return time.monotonic() - self.last_event_at < within
 
-    @abc.abstractmethod
-    def _new_socket(self) -> Any:
-        """A Socket.IO client of this hub's kind."""
-
-    @abc.abstractmethod
-    def _resubscribe(self, sio: Any) -> None:
-        """Rejoin the rooms without blocking the socket's handler (a thread or a task)."""
+    def _new_socket(self) -> ThreadedSocketIO:
+        return ThreadedSocketIO(ssl_verify=self.options.verify, wants=self._may_read)
 
     def _on_connect(self) -> None:
         if self.connected is False and self._sio is not None:
             self.reconnects += 1
-            self._resubscribe(self._sio)  # a reconnect rejoins the rooms
+            # A reconnect rejoins the rooms, on a thread of its own: the socket's thread
+            # (running this handler) must go on reading to receive the acknowledgements.
+            threading.Thread(target=self._subscribe, args=(self._sio,), daemon=True).start()
         self.connections += 1
         self.connected = True
-
-    def _connect_steps(self, timeout: float) -> Generator[Any, Any, bool]:
-        if self.closed:
-            return False
-        if self._sio is not None and self._sio.connected:
-            return True
-        if self._sio is not None and not self.server_disconnected:
-            return False  # the client is reconnecting by itself; don't stack a second one
-        self._sio = None  # none yet, or one the server disconnected (it does not return)
-        self.server_disconnected = False
-        if not self.may_try_connect():
-            return False
-        sio = self._new_socket()
-        sio.on("connect", self._on_connect)
-        sio.on("disconnect", self._note_disconnect)
-        sio.on("*", self.dispatch)
-        try:
-            yield sio.connect(
-                self.options.origin, socketio_path=self.socketio_path, transports=["websocket"],
-                auth=self._auth, headers=dict(self.options.headers), wait_timeout=timeout,
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure means "use polling"
-            self.note_failure(exc)
-            yield from self._disconnect_steps(sio)
-            return False
-        self._sio = sio
-        yield from self._subscribe_steps(sio)
-        return True
-
-    def _subscribe_steps(self, sio: Any, only: str | None = None) -> Generator[Any, Any, None]:
-        # `call` waits for the server's ack: the room is joined before we enqueue.
-        for queue_id in sorted(self.queue_ids) if only is None else [only]:
-            try:
-                yield sio.call("subscribe_queue", {"queue_id": queue_id}, timeout=5)
-            except Exception as exc:  # noqa: BLE001 - any socket failure means "use polling"
-                log.debug("subscribe_queue ack for %s not received (%s)", queue_id, exc)
-
-    def _add_queue_steps(self, queue_id: str) -> Generator[Any, Any, None]:
-        if queue_id not in self.queue_ids:
-            self.queue_ids.add(queue_id)
-            if self._sio is not None and self._sio.connected:
-                yield from self._subscribe_steps(self._sio, queue_id)
-
-    def _disconnect_steps(self, sio: Any) -> Generator[Any, Any, None]:
-        try:
-            yield sio.disconnect()
-        except Exception:
-            log.debug("socket disconnect raised", exc_info=True)
-
-    def _close_steps(self) -> Generator[Any, Any, None]:
-        self.closed = True
-        if self._sio is not None:
-            yield from self._disconnect_steps(self._sio)
-            self._sio = None
-        self.connected = False
-
-
-def _drive(steps: Generator[Any, Any, T]) -> T:
-    """Run socket steps of the threaded client: its calls have answered by the time they are yielded."""
-    try:
-        answer = None
-        while True:
-            answer = steps.send(answer)
-    except StopIteration as done:
-        return cast(T, done.value)
-
-
-async def _drive_async(steps: Generator[Any, Any, T]) -> T:
-    """Run socket steps of the asyncio client: await each, send back its answer or throw its error."""
-    answer: Any = None
-    error: Exception | None = None
-    while True:
-        try:
-            pending = steps.throw(error) if error is not None else steps.send(answer)
-        except StopIteration as done:
-            return cast(T, done.value)
-        try:
-            answer, error = await pending, None
-        except Exception as exc:  # noqa: BLE001 - the step decides what a failure means
-            answer, error = None, exc
-
-
-_SOCKET_SETTINGS: dict[str, Any] = {
-    "reconnection": True, "reconnection_delay": 0.5, "reconnection_delay_max": 5, "logger": False,
-}
-
-
-class SyncEventHub(_Hub):
-    """The sync client's socket (`ThreadedSocketIO`: one reading thread, events in order)."""
-
-    listener_type = Listener
-
-    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
-        super().__init__(options, credentials)
-        self._connect_lock = threading.Lock()
-        self._connecting = False
-
-    def _new_socket(self) -> ThreadedSocketIO:
-        return ThreadedSocketIO(
-            ssl_verify=self.options.verify, wants=self._may_read,
-            reconnection_delay=_SOCKET_SETTINGS["reconnection_delay"],
-            reconnection_delay_max=_SOCKET_SETTINGS["reconnection_delay_max"],
-        )
-
-    def _resubscribe(self, sio: Any) -> None:
-        # Runs on the socket's own thread, which must not wait for the acks.
-        threading.Thread(target=_drive, args=(self._subscribe_steps(sio),), daemon=True).start()
-
-    def connect(self, timeout: float = 5.0) -> bool:
-        """Open the socket if it is not open; True when events are flowing."""
-        with self._connect_lock:
-            return _drive(self._connect_steps(timeout))
 
     def connect_soon(self) -> None:
         """Start opening the socket if it is not open, without waiting for it."""
@@ -348,64 +244,93 @@ class SyncEventHub(_Hub):
 
         def connect() -> None:
             try:
-                self.connect()
+                self._connect()
             finally:
                 self._connecting = False
 
         threading.Thread(target=connect, name="invokeai-socket-connect", daemon=True).start()
 
+    # --- blocking steps (the async hub runs them on a worker thread) ---
+
+    def _connect(self, timeout: float = 5.0) -> bool:
+        with self._connect_lock:
+            if self.closed:
+                return False
+            if self._sio is not None and self._sio.connected:
+                return True
+            if self._sio is not None and not self.server_disconnected:
+                return False  # the socket is reconnecting by itself; don't stack a second one
+            self._sio = None  # none yet, or one the server disconnected (it does not return)
+            self.server_disconnected = False
+            if not self.may_try_connect():
+                return False
+            sio = self._new_socket()
+            sio.on("connect", self._on_connect)
+            sio.on("disconnect", self._note_disconnect)
+            sio.on("*", self.dispatch)
+            try:
+                sio.connect(
+                    self.options.origin, socketio_path=self.socketio_path, auth=self._auth,
+                    headers=dict(self.options.headers), wait_timeout=timeout,
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure means "use polling"
+                self.note_failure(exc)
+                sio.disconnect()
+                return False
+            self._sio = sio
+            self._subscribe(sio)
+            return True
+
+    def _subscribe(self, sio: ThreadedSocketIO, only: str | None = None) -> None:
+        # `call` waits for the server's ack: the room is joined before we enqueue.
+        for queue_id in sorted(self.queue_ids) if only is None else [only]:
+            try:
+                sio.call("subscribe_queue", {"queue_id": queue_id}, timeout=5)
+            except Exception as exc:  # noqa: BLE001 - any socket failure means "use polling"
+                log.debug("subscribe_queue ack for %s not received (%s)", queue_id, exc)
+
+    def _add_queue(self, queue_id: str) -> None:
+        if queue_id not in self.queue_ids:
+            self.queue_ids.add(queue_id)
+            if self._sio is not None and self._sio.connected:
+                self._subscribe(self._sio, queue_id)
+
+    def _close(self) -> None:
+        with self._connect_lock:
+            self.closed = True
+            if self._sio is not None:
+                self._sio.disconnect()
+                self._sio = None
+            self.connected = False
+
+
+class SyncEventHub(_Hub):
+    """The sync client's socket."""
+
+    listener_type = Listener
+
+    def connect(self, timeout: float = 5.0) -> bool:
+        """Open the socket if it is not open; True when events are flowing."""
+        return self._connect(timeout)
+
     def subscribe(self, queue_id: str) -> None:
-        _drive(self._add_queue_steps(queue_id))
+        self._add_queue(queue_id)
 
     def close(self) -> None:
-        with self._connect_lock:
-            _drive(self._close_steps())
+        self._close()
 
 
 class AsyncEventHub(_Hub):
-    """The async client's socket (python-socketio asyncio client)."""
+    """The async client's socket: the same socket, its listeners fed on the client's loop."""
 
     listener_type = AsyncListener
 
-    def __init__(self, options: ClientOptions, credentials: Credentials) -> None:
-        super().__init__(options, credentials)
-        self._connect_lock: asyncio.Lock | None = None  # made in the running loop
-        self._connecting: asyncio.Task[bool] | None = None
-        self._resubscribing: set[asyncio.Task[None]] = set()
-
-    def _new_socket(self) -> Any:
-        import socketio
-
-        verify = self.options.verify
-        tls: dict[str, Any] = {"ssl_verify": verify is not False}
-        if isinstance(verify, str):  # a CA bundle, as the HTTP client was given
-            tls["websocket_extra_options"] = {"ssl": ssl.create_default_context(cafile=verify)}
-        return socketio.AsyncClient(**_SOCKET_SETTINGS, **tls)
-
-    def _resubscribe(self, sio: Any) -> None:
-        task = asyncio.get_running_loop().create_task(_drive_async(self._subscribe_steps(sio)))
-        self._resubscribing.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._resubscribing.discard)
-
     async def connect(self, timeout: float = 5.0) -> bool:
         """Open the socket if it is not open; True when events are flowing."""
-        self._connect_lock = self._connect_lock or asyncio.Lock()
-        async with self._connect_lock:
-            return await _drive_async(self._connect_steps(timeout))
-
-    def connect_soon(self) -> None:
-        """Start opening the socket if it is not open, without waiting for it (in the running loop)."""
-        if self._connecting is not None or not self._needs_connect():
-            return
-        task = self._connecting = asyncio.get_running_loop().create_task(self.connect())
-
-        def done(_: asyncio.Task[bool]) -> None:
-            self._connecting = None
-
-        task.add_done_callback(done)
+        return await asyncio.to_thread(self._connect, timeout)
 
     async def subscribe(self, queue_id: str) -> None:
-        await _drive_async(self._add_queue_steps(queue_id))
+        await asyncio.to_thread(self._add_queue, queue_id)
 
     async def close(self) -> None:
-        await _drive_async(self._close_steps())
+        await asyncio.to_thread(self._close)

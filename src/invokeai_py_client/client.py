@@ -11,10 +11,8 @@ constructor arguments, the same methods and resources, coroutines on the async o
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import threading
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Self, Unpack
@@ -151,12 +149,9 @@ class _Client(ClientCompat, Resource[Runner]):
                     runner.close()
                     raise
         if use_events and transport is None:
-            # Jobs are followed over the socket: get it ready now, not at the first submit
-            # (the async client cannot connect outside its loop; it imports the library).
-            if isinstance(runner, SyncRunner):
-                runner.hub.connect_soon()
-            else:
-                threading.Thread(target=importlib.import_module, args=("socketio",), daemon=True).start()
+            # Jobs are followed over the socket: get it ready now (on a thread of its own),
+            # not at the first submit.
+            runner.hub.connect_soon()
 
     @property
     def options(self) -> ClientOptions:

@@ -99,3 +99,49 @@ def test_an_unreachable_server_is_a_connection_error() -> None:
         socket.connect("http://127.0.0.1:9", socketio_path="ws/socket.io", wait_timeout=2)
     assert not socket.connected
     socket.disconnect()  # nothing to close: no error
+
+
+def test_an_async_listener_is_fed_on_its_loop_from_the_sockets_thread() -> None:
+    import asyncio
+    import threading
+
+    from invokeai_py_client._socket import AsyncEventHub
+    from invokeai_py_client.events import parse_event
+
+    async def main() -> list[int]:
+        hub = AsyncEventHub(ClientOptions("http://host"), Credentials())
+        listener = hub.listen(frozenset({"b"}))
+        loop_thread = threading.get_ident()
+        put_from: list[int] = []
+        original = listener.queue.put_nowait
+
+        def spy(event: Any) -> None:
+            put_from.append(threading.get_ident())
+            original(event)
+
+        listener.queue.put_nowait = spy
+        events = [parse_event("queue_item_status_changed", status_data(k)) for k in range(3)]
+        reader = threading.Thread(target=lambda: [hub.deliver(e) for e in events])
+        reader.start()
+        got = [await listener.get(5) for _ in events]
+        reader.join()
+        assert put_from == [loop_thread] * 3  # queued by the loop itself, never by the reader
+        return [e.item_id for e in got if e is not None]
+
+    assert asyncio.run(main()) == [0, 1, 2]  # in the order the socket brought them
+
+
+def status_data(item_id: int) -> dict[str, Any]:
+    return {"queue_id": "default", "item_id": item_id, "batch_id": "b", "status": "in_progress",
+            "session_id": "s", "origin": None, "destination": None, "error_type": None, "error_message": None,
+            "error_traceback": None, "created_at": "2026-01-01T00:00:00", "updated_at": "2026-01-01T00:00:00",
+            "started_at": None, "completed_at": None}
+
+
+def test_a_refused_socket_is_retried_at_once_when_the_token_changes() -> None:
+    credentials = Credentials()
+    hub = SyncEventHub(ClientOptions("http://127.0.0.1:9"), credentials)
+    assert hub.connect(timeout=0.5) is False  # refused: nothing listens there
+    assert not hub.may_try_connect()  # the pause after a failure
+    credentials.set("a-token-from-a-login")
+    assert hub.may_try_connect()
