@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from ._threaded_socket import ThreadedSocketIO
+from ._threaded_socket import SERVER_DISCONNECT, ThreadedSocketIO
 from ._transport import ClientOptions, Credentials
 from .events import Event, EventRouter, parse_event
 
@@ -27,17 +27,10 @@ log = logging.getLogger("invokeai_py_client.events")
 RETRY_CONNECT_AFTER = 15.0
 """After a failed connect, seconds before the next attempt (jobs poll meanwhile)."""
 
-SERVER_DISCONNECT = "server disconnect"
-"""The reason both sockets (ours, python-socketio >= 5.12) give when the server closed
-the session, e.g. a multi-user server dropping the sockets of a user whose tokens were
-revoked. They do not reconnect by themselves after that; the next `connect()` opens a
-new one."""
-
-
 ALL = "*"
+"""The listener key of a listener that receives every event of the queue."""
 ALWAYS_READ = frozenset({"queue_item_status_changed", "queue_cleared", "queue_items_canceled"})
 """Events read even when no listener wants them: they record how items ended."""
-"""The listener key of a listener that receives every event of the queue."""
 
 
 class Listener:
@@ -126,6 +119,8 @@ class _Hub:
 
     def _note_disconnect(self, reason: Any = None) -> None:
         self.connected = False
+        # The server's own disconnect (e.g. a multi-user server dropping the sockets of a
+        # user whose tokens were revoked) is final: the next `connect()` opens a new socket.
         self.server_disconnected = reason == SERVER_DISCONNECT
         log.info("event socket disconnected (%s)", reason or "no reason given")
 
