@@ -211,7 +211,8 @@ class _Registry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs: dict[int, Followed] = {}
+        self._jobs: dict[int, list[Followed]] = {}
+        """The jobs following each item: several when an item was attached again."""
         self.running = False
         self.closed = False
 
@@ -222,7 +223,9 @@ class _Registry:
                 raise InvokeAIError("the client is closed")
             for job in jobs:
                 if not job.done():
-                    self._jobs.setdefault(job.item_id, job)
+                    following = self._jobs.setdefault(job.item_id, [])
+                    if not any(other is job for other in following):
+                        following.append(job)
             start = bool(self._jobs) and not self.running
             self.running = self.running or start
             return start
@@ -235,25 +238,28 @@ class _Registry:
                 return []
             return list(self._jobs)
 
-    def get(self, item_id: int) -> Followed | None:
+    def get(self, item_id: int) -> list[Followed]:
         with self._lock:
-            return self._jobs.get(item_id)
+            return list(self._jobs.get(item_id, ()))
 
-    def pop(self, item_id: int) -> Followed | None:
+    def settle(self, item_id: int, item: Any, error: InvokeAIError | None) -> None:
+        """Stop following an item and settle every job that followed it."""
         with self._lock:
-            return self._jobs.pop(item_id, None)
+            jobs = self._jobs.pop(item_id, [])
+        for job in jobs:
+            job._settle(item, error)
 
     def settle_all(self, error: InvokeAIError) -> None:
         """Settle every job followed now with `error` (jobs added later are followed as usual)."""
         with self._lock:
-            jobs, self._jobs = list(self._jobs.values()), {}
+            jobs, self._jobs = [j for js in self._jobs.values() for j in js], {}
         for job in jobs:
             job._settle(None, error)
 
     def fail_all(self, error: InvokeAIError) -> None:
         with self._lock:
             self.closed = True
-            jobs, self._jobs = list(self._jobs.values()), {}
+            jobs, self._jobs = [j for js in self._jobs.values() for j in js], {}
         for job in jobs:
             job._settle(None, error)
 
@@ -354,12 +360,10 @@ def track_flow(
                 for item_id in ids:
                     summary = by_id.get(item_id)
                     if summary is None:
-                        job = registry.pop(item_id)
-                        if job is not None:
-                            job._settle(None, JobLostError(
-                                f"queue item {item_id} is no longer on queue {queue_id!r} "
-                                "(deleted or cleared before it finished)", None,
-                            ))
+                        registry.settle(item_id, None, JobLostError(
+                            f"queue item {item_id} is no longer on queue {queue_id!r} "
+                            "(deleted or cleared before it finished)", None,
+                        ))
                     elif summary.status != status.get(item_id):
                         status[item_id] = summary.status
                         if up is None or summary.is_terminal:
@@ -371,9 +375,7 @@ def track_flow(
             if finished:
                 items = yield from items_by_ids_flow(queue_id, finished)
                 for item in items:
-                    job = registry.pop(item.item_id)
-                    if job is not None:
-                        job._settle(item, None)
+                    registry.settle(item.item_id, item, None)
                     status.pop(item.item_id, None)
                 continue
             if up is None or listener is None:
@@ -411,11 +413,10 @@ def track_flow(
 
 def _note(registry: _Registry, event: QueueItemStatusChangedEvent) -> bool:
     """Keep a status event on its job (for `events()` begun later); False if not ours."""
-    job = registry.get(event.item_id) if event.item_id is not None else None
-    if job is None:
-        return False
-    job._seen.append(event)
-    return True
+    jobs = registry.get(event.item_id) if event.item_id is not None else []
+    for job in jobs:
+        job._seen.append(event)
+    return bool(jobs)
 
 
 def _status_event(summary: QueueItem) -> QueueItemStatusChangedEvent:

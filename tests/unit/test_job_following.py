@@ -202,6 +202,21 @@ def test_each_job_resolves_as_soon_as_its_own_item_ends() -> None:
     assert jobs[5].done() and jobs[6].done()
 
 
+def test_an_item_attached_again_settles_every_job_that_follows_it() -> None:
+    # One client, two jobs on one item (submitted, then attached by id): both end with it.
+    registry, jobs = registry_of(5)
+    again = FakeJob(5)
+    assert registry.add([again]) is False  # the tracker already runs
+    events = [status_event(5, "completed", 2)]
+    answers = {
+        "item_summaries_by_ids": [{"item_id": 5, "status": "in_progress", "batch_id": "b1"}],
+        "items_by_ids": [full_item(5, "completed")],
+    }
+    drive(track_flow("default", registry, SOCKET), events, answers)
+    assert jobs[5].result(timeout=0).status == again.result(timeout=0).status == "completed"
+    assert [e.status for e in again._seen] == ["completed"]
+
+
 def test_an_item_gone_from_the_queue_is_lost_not_awaited_forever() -> None:
     registry, jobs = registry_of(5)
     drive(track_flow("default", registry, None), [], {"item_summaries_by_ids": []})
