@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import queue
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
@@ -35,8 +36,9 @@ from ._exceptions import (
     JobLostError,
     JobTimeoutError,
 )
-from ._flow import AsyncRunner, Flow, Runner, SyncRunner, call
+from ._flow import AsyncRunner, Flow, Pause, Runner, SyncRunner, backoff, call
 from ._following import (
+    OUTAGE_PAUSE_MAX,
     Track,
     batch_item_ids_flow,
     item_path,
@@ -46,7 +48,7 @@ from ._following import (
 )
 from ._resource import Resource, operation
 from ._transport import segment
-from .events import Event
+from .events import Event, InvocationCompleteEvent, QueueItemStatusChangedEvent
 from .queue_models import BatchStatus, EnqueueBatchResult, QueueItem
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "EventCallback",
     "Job",
     "JobBatch",
+    "ReportedResults",
     "WaitOptions",
     "enqueue_flow",
     "new_destination_tag",
@@ -98,10 +101,12 @@ def prepare_batch(body: Mapping[str, Any]) -> dict[str, Any]:
 def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchResult]:
     """POST enqueue_batch once; resolve a lost answer by looking the batch up.
 
-    Never retried blindly. If the request could not even be sent (connection
-    refused), it is sent again once the lookup confirms nothing was enqueued; if
-    the answer was lost after sending, the lookup decides; if it stays unknown,
-    `AmbiguousSubmissionError` is raised and nothing is sent twice.
+    Never retried blindly. A request that could not even be sent (connection
+    refused) is sent once more. If the answer was lost after sending, the lookup
+    decides, riding out a server that went down meanwhile (up to `outage_timeout`):
+    a server back from a restart without the batch never will have it, so it is sent
+    again. If it stays unknown, `AmbiguousSubmissionError` is raised and nothing is
+    sent twice.
     """
     prepared = prepare_batch(body)
     batch = prepared["batch"]
@@ -113,8 +118,14 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
                 EnqueueBatchResult, "POST", f"{queue_path(queue_id)}/enqueue_batch", json=prepared, retry=False
             )
         except (APIConnectionError, InternalServerError) as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError):
+                # Refused before anything was sent: nothing is queued. Sent once more.
+                if attempt == 1:
+                    raise
+                log.warning("enqueue of batch %s: %s; sending it again", batch_id, exc)
+                continue
             log.warning("enqueue of batch %s: %s; looking it up", batch_id, exc)
-            found = yield from _batch_item_ids(queue_id, batch_id, destination)
+            found, server_was_down = yield from _look_up_lost_batch(queue_id, batch_id, destination)
             if found:
                 log.info("batch %s was enqueued after all (%d items)", batch_id, len(found))
                 return EnqueueBatchResult(
@@ -123,10 +134,11 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
                 )
             if isinstance(exc, InternalServerError):
                 raise  # the server answered: it refused the batch, nothing is queued
-            never_sent = isinstance(exc.__cause__, httpx.ConnectError)
-            if never_sent and attempt == 1:
-                raise  # refused twice: nothing was sent, nothing is queued
-            if not never_sent:
+            # The server went down and came back (a restart) without the batch: the
+            # process that took it is gone, so it never will appear. Sending it again is safe.
+            if server_was_down and attempt == 1:
+                raise
+            if not server_was_down:
                 raise AmbiguousSubmissionError(
                     f"enqueue of batch {batch_id} failed ({exc}) and the batch is not on the "
                     f"queue yet; it may still appear. Look for destination {destination!r} "
@@ -142,8 +154,45 @@ def enqueue_flow(queue_id: str, body: Mapping[str, Any]) -> Flow[EnqueueBatchRes
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class _OutageTimeout:
+    """The client's `outage_timeout` (seconds a wait rides out an unreachable server)."""
+
+    def run_sync(self, runner: SyncRunner) -> float | None:
+        return runner.options.outage_timeout
+
+    async def run_async(self, runner: AsyncRunner) -> float | None:
+        return runner.options.outage_timeout
+
+
+def _look_up_lost_batch(queue_id: str, batch_id: str, destination: str) -> Flow[tuple[list[int], bool]]:
+    """The item ids a lost enqueue left on the queue, and whether the server was down meanwhile.
+
+    An unreachable server (a restart) is waited out for up to the client's
+    `outage_timeout`: its database, read once it is back, says what was queued.
+    Unreachable past that, the answer is "none found" (the caller decides).
+    """
+    limit = yield _OutageTimeout()
+    deadline = None if limit is None else time.monotonic() + limit
+    pauses = backoff(0.5, OUTAGE_PAUSE_MAX)
+    was_down = False
+    while True:
+        try:
+            return (yield from _batch_item_ids(queue_id, batch_id, destination)), was_down
+        except APIConnectionError as exc:
+            was_down = was_down or isinstance(exc.__cause__, httpx.ConnectError)
+            if deadline is not None and time.monotonic() >= deadline:
+                log.warning("batch %s: the server did not answer the lookup within %gs (%s)", batch_id, limit, exc)
+                return [], False
+            pause = next(pauses)
+            log.info("batch %s: looking it up failed (%s); again in %.1fs", batch_id, exc, pause)
+            yield Pause(pause)
+
+
 def _batch_item_ids(queue_id: str, batch_id: str, destination: str | None = None) -> Flow[list[int]]:
-    """Item ids of a batch, found through its destination; [] when the queue has none."""
+    """Item ids of a batch, found through its destination; [] when the queue has none.
+
+    An unreachable server raises (the caller decides whether to wait it out)."""
     q = queue_path(queue_id)
     try:
         status = yield from call(BatchStatus, "GET", f"{q}/b/{segment(batch_id, 'batch id')}/status")
@@ -154,6 +203,8 @@ def _batch_item_ids(queue_id: str, batch_id: str, destination: str | None = None
                 queue_id, batch_id, destination or status.destination, expected=status.total
             )
         )
+    except APIConnectionError:
+        raise
     except InvokeAIError:
         if destination is None:
             raise
@@ -573,3 +624,74 @@ def attach_batch_flow(runner: Runner, queue_id: str, batch_id: str) -> Flow[JobB
     yield Track(queue_id, batch.jobs)
     return batch
 
+
+
+# --- what the events said an item made ----------------------------------------------------
+
+
+class ReportedResults:
+    """What each node of a destination's items made, as the event socket reports it.
+
+    An item known to have completed only from its status event (its server died
+    before the item could be fetched) still has its images on that server: `item_of`
+    answers the item as the events told it, so it need not be made again elsewhere.
+    Reads `invocation_complete` events from when it is made until `close()`; a client
+    without a socket (``use_events=False``) records nothing. Sync clients only.
+    """
+
+    def __init__(self, runner: SyncRunner, destination: str) -> None:
+        self.destination = destination
+        self._hub = runner.hub if runner.use_events else None
+        self._listener = (
+            self._hub.listen_all(frozenset({"invocation_complete"})) if self._hub is not None else None
+        )
+        self._sessions: dict[int, dict[str, Any]] = {}
+
+    def __enter__(self) -> ReportedResults:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._hub is not None and self._listener is not None:
+            self._hub.remove(self._listener)
+        self._listener = None
+        self._sessions.clear()
+
+    def drain(self) -> None:
+        """Keep the node results that came since the last call (others' items are dropped)."""
+        while self._listener is not None:
+            try:
+                event = self._listener.queue.get_nowait()
+            except queue.Empty:
+                return
+            if not isinstance(event, InvocationCompleteEvent) or event.destination != self.destination:
+                continue
+            prepared, source = (event.invocation or {}).get("id"), event.invocation_source_id
+            if event.item_id is None or not isinstance(prepared, str) or not source:
+                continue
+            session = self._sessions.setdefault(
+                event.item_id, {"results": {}, "source_prepared_mapping": {}, "graph": {"nodes": {}}}
+            )
+            session["results"][prepared] = event.result
+            session["source_prepared_mapping"].setdefault(source, []).append(prepared)
+            session["graph"]["nodes"][source] = event.invocation
+
+    def forget(self, item_id: int) -> None:
+        """Drop what was kept for an item (its job settled)."""
+        self._sessions.pop(item_id, None)
+
+    def item_of(self, job: Job[SyncRunner]) -> QueueItem | None:
+        """`job`'s item as the events reported it, if its completion was reported; else None.
+
+        Its `session` holds only the nodes' `results`, `source_prepared_mapping` and the
+        nodes as they ran (enough for `map_outputs_to_images`); it has no `field_values`.
+        """
+        self.drain()
+        completed = [e for e in job._seen if isinstance(e, QueueItemStatusChangedEvent) and e.status == "completed"]
+        session = self._sessions.get(job.item_id)
+        if not completed or session is None:
+            return None
+        reported = completed[-1].model_dump(exclude={"name", "timestamp", "batch_status", "queue_status"})
+        return QueueItem.model_validate({**reported, "session": session})

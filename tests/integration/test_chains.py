@@ -72,3 +72,29 @@ def test_without_keep_only_the_last_stage_is_saved(server_url: str) -> None:
         embedded = client.workflow_repo.from_image(name)
         assert embedded.name == wf.name and len(embedded.nodes) == len(wf.definition.nodes)
         client.image_repo.delete_image(name)
+
+
+def test_what_the_events_report_an_item_made_is_what_the_fetched_item_says(server_url: str) -> None:
+    """`ReportedResults` answers a completed item from its events alone (a pool uses it when
+    the server dies before the item can be fetched): the same images, by node, as the item."""
+    with InvokeAIClient.from_url(server_url) as client:
+        wf = client.workflow_repo.create_workflow(fused(keep_stages=True))
+        wf.sync_dnn_model(by_name=True, by_base=True)
+        for label, value in {"Base: Width": 64, "Base: Height": 64, "Base: Steps": 2,
+                             "Refine: Refinement steps": 2, "Refine: Strength": 0.5, "Upscale: Scale": 2}.items():
+            wf.get_input_value(label).value = value
+        destination = unique("reported")
+        with client.queue_repo.reported_results(destination) as reported, \
+                client.queue_repo.reported_results(unique("another run")) as others:
+            job = wf.submit_sync(destination=destination)
+            item = job.wait(timeout=300)
+            made = reported.item_of(job)
+            assert made is not None and others.item_of(job) is None  # another destination keeps nothing
+        assert (made.item_id, made.batch_id, made.status) == (item.item_id, item.batch_id, "completed")
+        assert made.started_at == item.started_at and made.completed_at == item.completed_at
+        fetched = wf.map_outputs_to_images(item, roles=("output", "intermediate"))
+        assert [o["node_id"] for o in wf.map_outputs_to_images(made)] == [
+            "base-latents_to_image", "refine-output_image", "upscale-upscale"]
+        assert wf.map_outputs_to_images(made, roles=("output", "intermediate")) == fetched
+        for name in {n for o in fetched for n in o["image_names"]}:
+            client.image_repo.delete_image(name)

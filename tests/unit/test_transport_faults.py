@@ -294,15 +294,30 @@ def test_health_check_reports_false_on_a_dead_server(harness: Harness) -> None:
 class FakeQueue:
     """A queue server whose enqueue answer can be lost after the batch was stored."""
 
-    def __init__(self, *, lose_answer: bool = False, refuse_first: bool = False, store: bool = True) -> None:
+    def __init__(
+        self, *, lose_answer: bool = False, refuse_first: bool = False, store: bool = True,
+        down_after_loss: int = 0, restart_forgets: bool = False,
+    ) -> None:
         self.lose_answer = lose_answer
         self.refuse_first = refuse_first
         self.store = store
+        self.down_after_loss = down_after_loss
+        """After a lost answer, refuse this many requests (a restart), then answer again."""
+        self.restart_forgets = restart_forgets
+        """The restart lost the batch whose answer was lost (and later answers are not lost)."""
         self.posts = 0
+        self.lookups = 0
+        self.down_for = 0
         self.batches: dict[str, dict[str, Any]] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if self.down_for > 0:
+            self.down_for -= 1
+            if self.down_for == 0 and self.restart_forgets:  # back, without what it had not saved
+                self.batches.clear()
+                self.lose_answer = False
+            raise httpx.ConnectError("refused: restarting", request=request)
         if path.endswith("/enqueue_batch"):
             self.posts += 1
             if self.refuse_first and self.posts == 1:
@@ -311,11 +326,13 @@ class FakeQueue:
             if self.store:
                 self.batches[batch["batch_id"]] = batch
             if self.lose_answer:
+                self.down_for = self.down_after_loss  # it goes down
                 raise httpx.ReadTimeout("answer lost", request=request)
             return json_response(
                 200, {"queue_id": "default", "enqueued": 1, "requested": 1, "batch": batch, "item_ids": [7]}
             )
         if "/b/" in path and path.endswith("/status"):
+            self.lookups += 1
             batch_id = path.split("/b/")[1].split("/")[0]
             total = 1 if batch_id in self.batches else 0
             dest = self.batches.get(batch_id, {}).get("destination")
@@ -361,12 +378,36 @@ def test_lost_enqueue_that_is_not_found_is_ambiguous_and_not_resent(harness: Har
     assert info.value.destination.startswith("invokeai-py:")
 
 
-def test_refused_connection_is_resent_once_after_lookup(harness: Harness) -> None:
+def test_refused_connection_is_resent_once(harness: Harness) -> None:
     server = FakeQueue(refuse_first=True)
     client = harness.client(server)
     result = harness.run_flow(client, enqueue_flow("default", BODY))
-    assert server.posts == 2 and len(server.batches) == 1
+    assert server.posts == 2 and len(server.batches) == 1 and server.lookups == 0  # nothing was sent: no lookup
     assert result.item_ids == [7]
+
+
+def test_a_lost_enqueue_answer_rides_out_a_restart_and_finds_the_batch(harness: Harness) -> None:
+    server = FakeQueue(lose_answer=True, down_after_loss=4)
+    client = harness.client(server, max_retries=0)
+    result = harness.run_flow(client, enqueue_flow("default", BODY))
+    assert server.posts == 1 and result.item_ids == [7] and result.batch_id in server.batches
+    assert len(harness.sleeps) >= 3  # the lookup waited while the server was down
+
+
+def test_a_restart_that_lost_the_batch_has_it_sent_again_once(harness: Harness) -> None:
+    server = FakeQueue(lose_answer=True, down_after_loss=3, restart_forgets=True)
+    client = harness.client(server, max_retries=0)
+    result = harness.run_flow(client, enqueue_flow("default", BODY))
+    assert server.posts == 2 and len(server.batches) == 1 and result.batch_id in server.batches
+    assert result.item_ids == [7]
+
+
+def test_a_server_down_past_the_outage_timeout_leaves_a_lost_enqueue_ambiguous(harness: Harness) -> None:
+    server = FakeQueue(lose_answer=True, down_after_loss=10**9)
+    client = harness.client(server, max_retries=0, outage_timeout=0.05)
+    with pytest.raises(AmbiguousSubmissionError):
+        harness.run_flow(client, enqueue_flow("default", BODY))
+    assert server.posts == 1  # never sent twice
 
 
 def test_enqueue_5xx_is_raised_without_resending(harness: Harness) -> None:

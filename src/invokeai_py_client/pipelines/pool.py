@@ -53,7 +53,7 @@ from .._exceptions import (
 from .._flow import SyncRunner
 from .._transport import redact_url
 from ..client import InvokeAIClient
-from ..jobs import Job, new_destination_tag
+from ..jobs import Job, ReportedResults, new_destination_tag
 from ..queue import QueueAndProcessorStatus
 from ..queue_models import QueueItem
 from ..workflow.definition import WorkflowDefinition
@@ -96,6 +96,8 @@ class PoolResult:
     values: Mapping[str, Any]
     server: str
     item: QueueItem
+    """As the server answered it; for an item its server died before answering, as the
+    events reported it (`ReportedResults.item_of`: the nodes' results, no `field_values`)."""
     outputs: list[dict[str, Any]]
     """`map_outputs_to_images` of the item: the saved images, by node."""
     attempts: list[tuple[str, int]] = field(default_factory=list)
@@ -394,12 +396,19 @@ class ServerPool:
         self._each([m for m in self._members if m.name in handles and not len(m.speed)], self._seed_speed)
         batch = _Batch([_Row(index, row) for index, row in enumerate(rows)], handles, labels,
                        PoolRun(destination, [], {}, []), on_result)
-        if resuming:
-            batch.run.resumed = self._resume(batch)
-        todo = [r for r in batch.rows if r.job is None and not r.done]
-        if todo:
-            self._place(batch, todo, self.probe(destination))
-        self._follow(batch, timeout)
+        for member in self._members:
+            if member.name in handles:
+                batch.reported[member.name] = member.client.queue_repo.reported_results(destination)
+        try:
+            if resuming:
+                batch.run.resumed = self._resume(batch)
+            todo = [r for r in batch.rows if r.job is None and not r.done]
+            if todo:
+                self._place(batch, todo, self.probe(destination))
+            self._follow(batch, timeout)
+        finally:
+            for reported in batch.reported.values():
+                reported.close()
         run = batch.run
         run.results.sort(key=lambda r: r.index)
         run.down = [m.name for m in self._members if m.down]
@@ -501,6 +510,8 @@ class ServerPool:
             else:
                 if row.job is job:  # else a job the row no longer waits for (moved elsewhere)
                     self._settled(batch, row)
+            for reported in batch.reported.values():
+                reported.drain()
             if time.monotonic() < next_probe:
                 continue
             next_probe = time.monotonic() + self.probe_interval
@@ -508,8 +519,18 @@ class ServerPool:
             pending = [r for r in batch.rows if not r.done]
             for row in pending:
                 if row.job is not None and row.member is not None and row.member.down:
-                    log.warning("row %d: server %s is down; placing it elsewhere", row.index, row.member.name)
-                    row.job = None
+                    job, member, row.job = row.job, row.member, None
+                    made = batch.reported[member.name].item_of(job)
+                    if made is not None:
+                        # Its completion was reported, then the server died before the item
+                        # could be fetched: its images are there; making them again would
+                        # run the row twice.
+                        log.warning("row %d: queue item %d completed on %s before it went down; not made again",
+                                    row.index, job.item_id, member.name)
+                        self._finish(batch, row, made)
+                    else:
+                        log.warning("row %d: server %s is down; placing it elsewhere", row.index, member.name)
+            pending = [r for r in pending if not r.done]
             unplaced = [r for r in pending if r.job is None]
             if unplaced:
                 self._place(batch, unplaced, loads)
@@ -556,6 +577,8 @@ class ServerPool:
         batch.unfinished -= 1
         member.speed.add(item_seconds(item))
         member.outstanding = max(member.outstanding - 1, 0)
+        if (reported := batch.reported.get(member.name)) is not None:
+            reported.forget(item.item_id)
         result = PoolResult(row.index, row.values, member.name, item,
                             batch.handles[member.name].map_outputs_to_images(item), list(row.attempts))
         batch.run.results.append(result)
@@ -605,6 +628,8 @@ class _Batch:
     run: PoolRun
     on_result: Callable[[PoolResult], Any] | None
     settled: queue.SimpleQueue[tuple[_Row, Job[SyncRunner]]] = field(default_factory=queue.SimpleQueue)
+    reported: dict[str, ReportedResults] = field(default_factory=dict)
+    """Per server: what its events said the run's items made (for items it died before answering)."""
     unfinished: int = 0
 
     def __post_init__(self) -> None:

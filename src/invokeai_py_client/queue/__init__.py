@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import Field
 
 from .._capabilities import server_schema
-from .._exceptions import JobTimeoutError
-from .._flow import AsyncRunner, Flow, Pause, Runner, backoff, call
+from .._exceptions import JobTimeoutError, ValidationError
+from .._flow import AsyncRunner, Flow, Pause, Runner, SyncRunner, backoff, call
 from .._following import (
     LIST_ALL,
     LIST_PAGE,
@@ -30,6 +30,7 @@ from .._transport import segment
 from ..jobs import (
     Job,
     JobBatch,
+    ReportedResults,
     attach_batch_flow,
     attach_job_flow,
     new_destination_tag,
@@ -260,6 +261,13 @@ class QueueRepository(Resource[Runner]):
     def counts_by_destination(self, destination: str) -> Flow[DestinationCounts]:
         params = {"destination": destination}
         return call(DestinationCounts, "GET", f"{self._path}/counts_by_destination", params=params)
+
+    def reported_results(self, destination: str) -> ReportedResults:
+        """Keep what the event socket reports each node of `destination`'s items made,
+        from now until it is closed (see `ReportedResults`). Sync client only."""
+        if not isinstance(self._runner, SyncRunner):
+            raise ValidationError("reported_results is for the sync client (InvokeAIClient)")
+        return ReportedResults(self._runner, destination)
 
     @operation
     def wait_until_idle(self, timeout: float | None = None) -> Flow[QueueAndProcessorStatus]:
