@@ -59,6 +59,9 @@ def page(browser: Browser, server_url: str) -> Iterator[Page]:
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(server_url)
+    # The app fetches its node templates (the 1.8 MB schema) and models after it shows:
+    # a workflow loaded before they are in reads as unknown nodes or models ("with Warnings").
+    page.wait_for_load_state("networkidle", timeout=120_000)
     yield page
     context.close()
 
