@@ -9,6 +9,7 @@ in `test-artifacts/`.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+APP_READY = ("node templates", "Models loaded")
+"""What the app logs once its node templates are built and its models are loaded."""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
@@ -58,10 +61,18 @@ def page(browser: Browser, server_url: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # The app's own log lines (its warnings say what a load found), for failure messages.
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.console_lines = console  # type: ignore[attr-defined]
     page.goto(server_url)
-    # The app fetches its node templates (the 1.8 MB schema) and models after it shows:
-    # a workflow loaded before they are in reads as unknown nodes or models ("with Warnings").
-    page.wait_for_load_state("networkidle", timeout=120_000)
+    # The app builds its node templates (from the 1.8 MB schema) and loads its models after
+    # it shows: a workflow loaded before that reads as unknown nodes ("with Warnings").
+    # Its log says when both are done.
+    deadline = time.monotonic() + 180
+    while not all(any(ready in line for line in console) for ready in APP_READY):
+        assert time.monotonic() < deadline, f"the app did not log {APP_READY} within 180 s: {console[-5:]}"
+        page.wait_for_timeout(200)
     yield page
     context.close()
 
