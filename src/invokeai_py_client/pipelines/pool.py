@@ -519,7 +519,11 @@ class ServerPool:
             pending = [r for r in batch.rows if not r.done]
             for row in pending:
                 if row.job is not None and row.member is not None and row.member.down:
-                    job, member, row.job = row.job, row.member, None
+                    job, member = row.job, row.member
+                    if job.done() and not isinstance(job.exception(), APIConnectionError):
+                        self._settled(batch, row)  # it ended just before: that outcome counts
+                        continue
+                    row.job = None
                     made = batch.reported[member.name].item_of(job)
                     if made is not None:
                         # Its completion was reported, then the server died before the item
